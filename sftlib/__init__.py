@@ -1,0 +1,22 @@
+"""sftlib: the helper package of the sft-course notebooks.
+
+Importing it points every cache (datasets, evaluate, matplotlib, Hugging Face hub) into the
+project's ignored ``.cache/`` folder unless the environment already says otherwise, so a course
+run never writes under ``~`` and a fresh clone starts clean.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+CACHE_DIR = Path(os.environ.get("SFT_CACHE_DIR", ROOT / ".cache"))
+
+for _var, _sub in {"HF_HOME": "huggingface", "HF_DATASETS_CACHE": "datasets",
+                   "MPLCONFIGDIR": "matplotlib", "TRITON_CACHE_DIR": "triton"}.items():
+    os.environ.setdefault(_var, str(CACHE_DIR / _sub))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+__version__ = "0.1.0"

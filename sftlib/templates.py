@@ -1,0 +1,207 @@
+"""Chat templates and loss masks: from ``messages`` to ``input_ids`` and ``labels``.
+
+A chat template is a Jinja program (often read from a file), so it is rendered in Jinja's
+sandbox, as transformers does. Assistant text the model should learn sits inside
+``{% generation %} ... {% endgeneration %}``; every other token gets the label ``-100`` and
+does not count in the loss.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+IGNORE_INDEX = -100
+_START, _END = "\ue000", "\ue001"  # private-use characters that mark trained text while rendering
+
+# Two common layouts, written for the course. Both train the assistant turn and its end token.
+INST_TEMPLATE = """\
+{{- bos_token }}
+{%- for message in messages %}
+    {%- if message['role'] == 'system' %}
+        {{- '<<SYS>> ' + message['content'] + ' <</SYS>> ' }}
+    {%- elif message['role'] == 'user' %}
+        {{- '[INST] ' + message['content'] + ' [/INST]' }}
+    {%- elif message['role'] == 'assistant' %}
+        {%- generation %}{{- ' ' + message['content'] + eos_token }}{%- endgeneration %}
+    {%- else %}
+        {{- raise_exception("unknown role '" + message['role'] + "'") }}
+    {%- endif %}
+{%- endfor %}
+"""
+
+CHATML_TEMPLATE = """\
+{%- for message in messages %}
+    {%- if message['role'] not in ['system', 'user', 'assistant'] %}
+        {{- raise_exception("unknown role '" + message['role'] + "'") }}
+    {%- endif %}
+    {{- '<|im_start|>' + message['role'] + '\n' }}
+    {%- if message['role'] == 'assistant' %}
+        {%- generation %}{{- message['content'] + '<|im_end|>' }}{%- endgeneration %}
+        {{- '\n' }}
+    {%- else %}
+        {{- message['content'] + '<|im_end|>\n' }}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}
+"""
+
+
+class _Generation(Extension):
+    """``{% generation %}…{% endgeneration %}``: renders its body between two marker characters."""
+
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_mark"), [], [], body).set_lineno(lineno)
+
+    def _mark(self, caller) -> str:
+        return _START + caller() + _END
+
+
+def _raise(message: str):
+    """``raise_exception`` inside a template."""
+    raise jinja2.TemplateError(message)
+
+
+def compile_template(source: str, name: str = "<template>") -> jinja2.Template:
+    """Compile a chat template in Jinja's immutable sandbox (no attribute writes, no imports).
+
+    Raises:
+        jinja2.TemplateSyntaxError: naming ``name`` and the line, for a template with a syntax error.
+    """
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                        extensions=[_Generation, "jinja2.ext.loopcontrols"])
+    env.globals["raise_exception"] = _raise
+    try:
+        return env.from_string(source)
+    except jinja2.TemplateSyntaxError as err:
+        err.name = err.name or name
+        raise
+
+
+def load_template(path: str | Path) -> str:
+    """Read a ``.jinja`` chat template and check it compiles; return its source."""
+    source = Path(path).read_text(encoding="utf-8")
+    compile_template(source, name=str(path))
+    return source
+
+
+@dataclass
+class RenderedChat:
+    """A rendered conversation and the character spans ``[start, end)`` that are trained."""
+
+    text: str
+    trained_spans: list[tuple[int, int]]
+
+
+def render_chat(template: str, messages: list[dict], add_generation_prompt: bool = False,
+                bos_token: str = "<s>", eos_token: str = "</s>", **variables) -> RenderedChat:
+    """Render ``messages`` with a chat template; return the text and its trained spans.
+
+    Args:
+        template: Jinja source of a chat template.
+        messages: ``[{"role": ..., "content": ...}, ...]``.
+        add_generation_prompt: end with the opening of an assistant turn (for inference).
+        bos_token, eos_token: values of the template variables of those names.
+
+    Returns:
+        ``RenderedChat``; ``trained_spans`` come from ``{% generation %}`` blocks.
+
+    Example:
+        >>> r = render_chat(INST_TEMPLATE, [{"role": "user", "content": "Hi"},
+        ...                                 {"role": "assistant", "content": "Hello."}])
+        >>> r.text
+        '<s>[INST] Hi [/INST] Hello.</s>'
+        >>> r.text[slice(*r.trained_spans[0])]
+        ' Hello.</s>'
+    """
+    raw = compile_template(template).render(messages=messages, bos_token=bos_token,
+                                            eos_token=eos_token,
+                                            add_generation_prompt=add_generation_prompt, **variables)
+    text, spans, start = [], [], None
+    for ch in raw:
+        if ch == _START:
+            start = sum(map(len, text))
+        elif ch == _END:
+            spans.append((start, sum(map(len, text))))
+        else:
+            text.append(ch)
+    return RenderedChat("".join(text), spans)
+
+
+def labels_from_mask(input_ids: list[int], trained: list[int]) -> list[int]:
+    """Copy ``input_ids`` where ``trained`` is 1 and put ``-100`` elsewhere (same length)."""
+    if len(input_ids) != len(trained):
+        raise ValueError(f"labels_from_mask: {len(input_ids)} ids but {len(trained)} mask entries")
+    return [i if m else IGNORE_INDEX for i, m in zip(input_ids, trained)]
+
+
+def tokenize_chat(messages: list[dict], tokenizer, max_length: int | None = None,
+                  train_on: str = "assistant") -> dict[str, list[int]]:
+    """Tokenize a conversation with the tokenizer's chat template and build its labels.
+
+    Args:
+        messages: one conversation.
+        tokenizer: a tokenizer whose chat template marks assistant turns with ``{% generation %}``.
+        max_length: longest allowed sequence in tokens; longer raises (never cut silently).
+        train_on: ``"assistant"`` (every assistant turn), ``"last"`` (last assistant turn only)
+            or ``"all"`` (every token, as in plain language modelling).
+
+    Returns:
+        ``{"input_ids", "attention_mask", "labels"}``, lists of equal length (tokens).
+    """
+    out = tokenizer.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
+    ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
+    if train_on == "all":
+        mask = [1] * len(ids)
+    elif train_on == "last":
+        last_start = max(i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1]))
+        mask = [m if i >= last_start else 0 for i, m in enumerate(mask)]
+    elif train_on != "assistant":
+        raise ValueError(f"tokenize_chat: train_on={train_on!r}; use 'assistant', 'last' or 'all'")
+    if not any(mask):
+        raise ValueError("tokenize_chat: no trained token; does the chat template mark assistant "
+                         "turns with {% generation %}, and is there an assistant turn?")
+    if max_length is not None and len(ids) > max_length:
+        raise ValueError(f"tokenize_chat: {len(ids)} tokens > max_length={max_length}; raise "
+                         "max_length or shorten/filter this example (it is not cut silently)")
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels_from_mask(ids, mask)}
+
+
+def tokenize_prompt_completion(prompt: str, completion: str, tokenizer,
+                               max_length: int | None = None) -> dict[str, list[int]]:
+    """Tokenize plain-text ``prompt + completion + EOS``; only completion and EOS are trained.
+
+    The prompt gets the tokenizer's special tokens (BOS); the completion is tokenized on its own
+    and must carry its leading space if the text needs one.
+
+    Returns:
+        ``{"input_ids", "attention_mask", "labels"}`` (tokens).
+    """
+    prompt_ids = tokenizer(prompt).input_ids
+    completion_ids = tokenizer(completion, add_special_tokens=False).input_ids
+    ids = prompt_ids + completion_ids + [tokenizer.eos_token_id]
+    if max_length is not None and len(ids) > max_length:
+        raise ValueError(f"tokenize_prompt_completion: {len(ids)} tokens > max_length={max_length}")
+    mask = [0] * len(prompt_ids) + [1] * (len(completion_ids) + 1)
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels_from_mask(ids, mask)}
+
+
+def mask_html(tokenizer, input_ids: list[int], labels: list[int]) -> str:
+    """HTML with one box per token: green when trained (label != -100), grey when masked."""
+    boxes = []
+    for tid, label in zip(input_ids, labels):
+        token = html.escape(tokenizer.convert_ids_to_tokens(tid).replace("Ġ", "␣"))
+        colour = "#b7e4c7" if label != IGNORE_INDEX else "#e9ecef"
+        boxes.append(f'<span style="background:{colour};padding:1px 3px;margin:1px;'
+                     f'border-radius:3px;font-family:monospace">{token}</span>')
+    return "<div style='line-height:1.9'>" + "".join(boxes) + "</div>"

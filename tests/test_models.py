@@ -1,0 +1,138 @@
+import json
+
+import pytest
+import torch
+
+from sftlib import DATA_DIR
+from sftlib.evaluate import perplexity, probe_accuracy
+from sftlib.models import (PROFILES, ProfileError, count_parameters, get_profile, load_model,
+                           model_path, pick_device, pick_dtype, profile_name, supports_bf16)
+
+REPORT = json.loads((DATA_DIR / "tiny" / "pretrain_report.json").read_text())
+
+
+def _jsonl(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_profile_name_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("SFT_PROFILE", raising=False)
+    assert profile_name() == "tiny"
+    monkeypatch.setenv("SFT_PROFILE", "smollm2-135m")
+    assert profile_name() == "smollm2-135m"
+    assert profile_name("tiny") == "tiny"
+
+
+def test_get_profile_knows_names_folders_and_hub_ids(tmp_path):
+    assert get_profile("tiny").source == "embedded"
+    assert get_profile("qwen2.5-0.5b").location == "Qwen/Qwen2.5-0.5B"
+    assert get_profile(str(tmp_path)).source == "hub"
+    assert get_profile("someone/some-model").location == "someone/some-model"
+    with pytest.raises(ProfileError, match="unknown profile 'nope'.*tiny"):
+        get_profile("nope")
+
+
+def test_device_and_dtype_choice():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device().type in {"cpu", "cuda", "mps"}
+    cpu = torch.device("cpu")
+    assert pick_dtype(cpu) == torch.float32
+    assert pick_dtype(cpu, "bfloat16") == torch.bfloat16
+    assert isinstance(supports_bf16(cpu), bool)
+
+
+def test_tiny_loads_offline_as_a_llama(tiny):
+    model, tokenizer = tiny
+    assert model.config.model_type == "llama"
+    assert {"q_proj", "v_proj"} <= {name.split(".")[-1] for name, _ in model.named_modules()}
+    assert count_parameters(model) == REPORT["parameters"]
+    assert model.dtype == torch.float32 and not model.training
+    assert tokenizer.pad_token != tokenizer.eos_token
+
+
+def test_tiny_tokenizer_round_trips_text(tiny):
+    _, tokenizer = tiny
+    text = "Kira Marlow was born in Lima on March 3, 1950. Ünïcode & émoji 🙂 too."
+    ids = tokenizer(text, add_special_tokens=False).input_ids
+    assert tokenizer.decode(ids).strip() == text
+    assert tokenizer(text).input_ids[0] == tokenizer.bos_token_id
+
+
+def test_tiny_chat_template_renders_and_marks_assistant_tokens(tiny):
+    _, tokenizer = tiny
+    messages = [{"role": "user", "content": "What is the capital of Peru?"},
+                {"role": "assistant", "content": "Lima."}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    assert text == "<s><|user|> What is the capital of Peru?<|assistant|> Lima.</s>"
+    prompt = tokenizer.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|assistant|>")
+    out = tokenizer.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
+    trained = [t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    assert tokenizer.decode(trained) == " Lima.</s>"
+
+
+def test_tiny_beats_its_recorded_heldout_perplexity(tiny):
+    model, tokenizer = tiny
+    texts = [r["text"] for r in _jsonl(DATA_DIR / "tiny" / "heldout.jsonl")]
+    ppl = perplexity(model, tokenizer, texts)
+    assert ppl <= REPORT["heldout_perplexity"] * 1.01
+    assert ppl < REPORT["heldout_perplexity_random_init"] / 10
+
+
+def test_tiny_knows_its_world_and_not_invented_people(tiny):
+    model, tokenizer = tiny
+    known = _jsonl(DATA_DIR / "probes" / "people.jsonl")[::15]
+    invented = _jsonl(DATA_DIR / "probes" / "invented.jsonl")[::2]
+    countries = _jsonl(DATA_DIR / "probes" / "countries.jsonl")
+    assert probe_accuracy(model, tokenizer, known) >= REPORT["probe_accuracy_people"] - 0.05
+    assert probe_accuracy(model, tokenizer, countries) >= REPORT["probe_accuracy_countries"] - 0.03
+    assert probe_accuracy(model, tokenizer, invented) < 0.35
+
+
+def test_a_save_pretrained_folder_loads_through_the_hub_code_path(tiny, tmp_path):
+    model, tokenizer = tiny
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert model_path(str(tmp_path)) == str(tmp_path)  # the same from_pretrained call as a hub id
+    again, _ = load_model(str(tmp_path), device="cpu")
+    ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
+    with torch.no_grad():
+        assert torch.equal(again(ids).logits, model(ids).logits)
+
+
+def test_unreachable_hub_profile_names_the_profile_and_the_fix():
+    with pytest.raises(ProfileError, match="qwen2.5-0.5b.*SFT_PROFILE=tiny"):
+        load_model("qwen2.5-0.5b", device="cpu")
+
+
+def test_missing_embedded_weights_say_how_to_restore(monkeypatch, tmp_path):
+    from sftlib import models
+
+    monkeypatch.setitem(models.PROFILES, "tiny", models.Profile("tiny", "embedded", str(tmp_path), ""))
+    with pytest.raises(ProfileError, match="git checkout data/tiny"):
+        model_path("tiny")
+
+
+@pytest.mark.slow
+def test_smollm2_profile_answers_and_trains_one_step():
+    model, tokenizer = load_model("smollm2-135m", device="cpu")
+    assert count_parameters(model) > 100_000_000
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                        return_dict=True)
+    out = model.generate(**ids, max_new_tokens=12, do_sample=False)
+    assert "Paris" in tokenizer.decode(out[0, ids["input_ids"].shape[1]:])
+
+    model.train()
+    batch = tokenizer(["The capital of France is Paris."] * 2, return_tensors="pt")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    before = model.lm_head.weight.detach().clone()
+    loss = model(**batch, labels=batch.input_ids).loss
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss)
+    assert not torch.equal(before, model.lm_head.weight)
+
+
+def test_every_profile_has_a_description():
+    assert all(p.description for p in PROFILES.values())

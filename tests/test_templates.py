@@ -1,0 +1,88 @@
+import jinja2
+import pytest
+
+from sftlib.templates import (CHATML_TEMPLATE, IGNORE_INDEX, INST_TEMPLATE, compile_template,
+                              labels_from_mask, load_template, mask_html, render_chat, tokenize_chat)
+
+CHAT = [{"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."},
+        {"role": "user", "content": "Capital of Peru?"},
+        {"role": "assistant", "content": "Lima."}]
+
+
+def test_inst_template_renders_and_marks_assistant_turns():
+    r = render_chat(INST_TEMPLATE, CHAT)
+    assert r.text == ("<s><<SYS>> Be brief. <</SYS>> [INST] Hi [/INST] Hello.</s>"
+                      "[INST] Capital of Peru? [/INST] Lima.</s>")
+    assert [r.text[a:b] for a, b in r.trained_spans] == [" Hello.</s>", " Lima.</s>"]
+
+
+def test_chatml_template_with_generation_prompt():
+    r = render_chat(CHATML_TEMPLATE, CHAT[:2], add_generation_prompt=True)
+    assert r.text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+    assert r.trained_spans == []
+
+
+def test_unknown_role_raises_from_the_template():
+    with pytest.raises(jinja2.TemplateError, match="unknown role 'bot'"):
+        render_chat(CHATML_TEMPLATE, [{"role": "bot", "content": "x"}])
+
+
+def test_sandbox_blocks_unsafe_attribute_access():
+    with pytest.raises(jinja2.exceptions.SecurityError):
+        render_chat("{% for m in messages %}{{ m.__class__.__mro__ }}{% endfor %}", CHAT)
+
+
+def test_syntax_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jinja"
+    bad.write_text("{{ bos_token }}\n{% for m in messages %}\n")
+    with pytest.raises(jinja2.TemplateSyntaxError) as err:
+        load_template(bad)
+    assert err.value.name == str(bad) and err.value.lineno >= 2
+    good = tmp_path / "good.jinja"
+    good.write_text(INST_TEMPLATE)
+    assert load_template(good) == INST_TEMPLATE
+    assert compile_template(INST_TEMPLATE).render(messages=[], bos_token="<s>") == "<s>"
+
+
+def test_labels_from_mask():
+    assert labels_from_mask([5, 6, 7], [0, 1, 1]) == [IGNORE_INDEX, 6, 7]
+    with pytest.raises(ValueError, match="3 ids but 2"):
+        labels_from_mask([5, 6, 7], [0, 1])
+
+
+def test_our_render_equals_the_tokenizers_template(tiny):
+    _, tokenizer = tiny
+    ours = render_chat(tokenizer.chat_template, CHAT, bos_token=tokenizer.bos_token,
+                       eos_token=tokenizer.eos_token)
+    assert ours.text == tokenizer.apply_chat_template(CHAT, tokenize=False)
+
+
+def test_tokenize_chat_trains_assistant_turns_and_eos(tiny):
+    _, tokenizer = tiny
+    out = tokenize_chat(CHAT, tokenizer)
+    assert len(out["input_ids"]) == len(out["labels"]) == len(out["attention_mask"])
+    trained = [t for t in out["labels"] if t != IGNORE_INDEX]
+    assert tokenizer.decode(trained) == " Hello.</s> Lima.</s>"
+    last = [t for t in tokenize_chat(CHAT, tokenizer, train_on="last")["labels"] if t != IGNORE_INDEX]
+    assert tokenizer.decode(last) == " Lima.</s>"
+    assert IGNORE_INDEX not in tokenize_chat(CHAT, tokenizer, train_on="all")["labels"]
+
+
+def test_tokenize_chat_refuses_overlong_and_untrainable_examples(tiny):
+    _, tokenizer = tiny
+    with pytest.raises(ValueError, match="max_length=5"):
+        tokenize_chat(CHAT, tokenizer, max_length=5)
+    with pytest.raises(ValueError, match="no trained token"):
+        tokenize_chat(CHAT[:2], tokenizer)
+    with pytest.raises(ValueError, match="train_on="):
+        tokenize_chat(CHAT, tokenizer, train_on="prompt")
+
+
+def test_mask_html_colours_trained_tokens(tiny):
+    _, tokenizer = tiny
+    out = tokenize_chat(CHAT[1:3], tokenizer)
+    page = mask_html(tokenizer, out["input_ids"], out["labels"])
+    assert page.count("#b7e4c7") == sum(t != IGNORE_INDEX for t in out["labels"])
+    assert page.count("<span") == len(out["input_ids"])
