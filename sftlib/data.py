@@ -1,16 +1,8 @@
-"""SFT data: the three record shapes, a strict JSONL loader, a writer and converters.
+"""SFT data on disk: a strict JSONL loader, a writer and converters between the record shapes.
 
-An SFT record is a JSON object in one of three shapes::
-
-    alpaca             {"instruction": str, "input": str (may be "", null or absent), "output": str}
-    messages           {"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}
-    prompt_completion  {"prompt": str, "completion": str}, or TRL's conversational form
-                       {"prompt": [messages ending with a user turn], "completion": [one assistant message]}
-
-A ``messages`` list has an optional leading system message, then user and assistant turns strictly
-alternating, starting with user and ending with assistant. This is also OpenAI's chat fine-tuning
-shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: not trained on). Any other
-top-level key ("id", "label", "entity", ...) is metadata: allowed, kept, never read.
+The record shapes (alpaca, messages, prompt_completion) and their validation live in
+:mod:`sftlib.schemas`; ``DataFormatError``, ``detect_schema`` and ``validate_record`` are
+re-exported here.
 
 The loader reads every file line by line and checks every record before it builds a
 ``datasets.Dataset``, so each problem is reported with file, line and field. Nothing is skipped or
@@ -25,193 +17,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sftlib.schemas import (SCHEMAS, SIGNATURES, DataFormatError, PathLike, detect_schema, json_type,
+                            record_problems, validate_record)
+
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
-SCHEMAS: dict[str, tuple[str, ...]] = {
-    "alpaca": ("instruction", "input", "output"),
-    "messages": ("messages",),
-    "prompt_completion": ("prompt", "completion"),
-}
-_SIGNATURES = {"alpaca": {"instruction", "output"}, "messages": {"messages"},
-               "prompt_completion": {"prompt", "completion"}}
-_SHAPES = "alpaca (instruction, input, output), messages (messages) or prompt_completion (prompt, completion)"
-ROLES = ("system", "user", "assistant")
+__all__ = ["SPLITS", "DataFormatError", "detect_schema", "load_sft_dataset", "read_jsonl", "to_alpaca",
+           "to_messages", "to_prompt_completion", "validate_record", "write_jsonl"]
+
 SPLITS = ("train", "validation", "test")
-_MESSAGE_KEYS = ("role", "content", "weight")
-
-PathLike = str | Path
-Problem = tuple[str | None, str]  # (field or None, what is wrong)
-
-
-class DataFormatError(ValueError):
-    """A data file or record breaks the SFT format.
-
-    Attributes:
-        problem: what is wrong, without the location.
-        path: the file (as given), or None for a record checked on its own.
-        line: 1-based line number in a ``.jsonl`` file, or None.
-        index: 0-based position in the array of a ``.json`` file, or None.
-        field: the field, e.g. ``"messages[2].role"``, or None when the whole line is at fault.
-        problems: every problem found (``[self]`` unless several were collected).
-    """
-
-    def __init__(self, problem: str, path: PathLike | None = None, line: int | None = None,
-                 field: str | None = None, *, index: int | None = None,
-                 problems: list[DataFormatError] | None = None, message: str | None = None):
-        self.problem, self.line, self.field, self.index = problem, line, field, index
-        self.path = None if path is None else str(path)
-        self.problems = [self] if problems is None else problems
-        super().__init__(message or self.located())
-
-    def located(self) -> str:
-        """``"<path>, line <n>, field '<field>': <problem>"`` with the parts that are known."""
-        where = [self.path] if self.path else []
-        where += [f"line {self.line}"] if self.line is not None else []
-        where += [f"array index {self.index}"] if self.index is not None else []
-        where += [f"field {self.field!r}"] if self.field is not None else []
-        return f"{', '.join(where)}: {self.problem}" if where else self.problem
-
-
-def _jtype(value: Any) -> str:
-    """The JSON name of a Python value's type, e.g. ``'array'`` for a list."""
-    names = {str: "string", bool: "boolean", int: "number", float: "number", list: "array",
-             dict: "object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _text_problems(record: Mapping, key: str, field: str, optional: bool = False) -> list[Problem]:
-    """Problems of one required (or optional, possibly empty) text field."""
-    if key not in record or (optional and record[key] is None):
-        return [] if optional else [(field, "missing required field")]
-    value = record[key]
-    if not isinstance(value, str):
-        return [(field, f"expected a string, got {_jtype(value)} {json.dumps(value)[:40]}")]
-    if not optional and not value.strip():
-        return [(field, "empty or whitespace-only string; every example needs text here")]
-    return []
-
-
-def _message_problems(messages: Any, field: str, last: str | None) -> list[Problem]:
-    """Problems of a message list. ``last``: the role it must end with (None: do not check the order)."""
-    if not isinstance(messages, list):
-        return [(field, f"expected an array of messages, got {_jtype(messages)}")]
-    if not messages:
-        return [(field, "empty array; a conversation needs a user and an assistant message")]
-    problems: list[Problem] = []
-    for i, m in enumerate(messages):
-        f = f"{field}[{i}]"
-        if not isinstance(m, dict):
-            problems.append((f, f"expected an object with role and content, got {_jtype(m)}"))
-            continue
-        problems += [(f"{f}.{k}", f"unknown key {k!r} in a message (allowed: role, content, weight)")
-                     for k in m if k not in _MESSAGE_KEYS]
-        if "role" not in m:
-            problems.append((f"{f}.role", "missing required field"))
-        elif m["role"] not in ROLES:
-            problems.append((f"{f}.role",
-                             f"unknown role {m['role']!r} (expected one of {', '.join(ROLES)})"))
-        problems += _text_problems(m, "content", f"{f}.content")
-        weight = m.get("weight")
-        if weight is not None and (m.get("role") != "assistant" or type(weight) is not int
-                                   or weight not in (0, 1)):
-            problems.append((f"{f}.weight", f"weight {json.dumps(weight)} on a {m.get('role')!r} "
-                             "message; only assistant messages take a weight, 0 or 1"))
-    return problems or (_order_problems(messages, field, last) if last else [])
-
-
-def _order_problems(messages: list[dict], field: str, last: str) -> list[Problem]:
-    """Check: optional leading system, then user/assistant alternating from user; ends with ``last``."""
-    roles = [m["role"] for m in messages]
-    expected = "user"
-    for i in range(1 if roles[0] == "system" else 0, len(roles)):
-        if roles[i] != expected:
-            why = ("a system message may only come first" if roles[i] == "system"
-                   else "user and assistant must alternate, starting with user")
-            return [(f"{field}[{i}].role", f"role {roles[i]!r} out of order: expected {expected!r} ({why})")]
-        expected = "assistant" if expected == "user" else "user"
-    if last == "assistant" and "assistant" not in roles:
-        return [(field, "no assistant turn: there is nothing to train on")]
-    if roles[-1] != last:
-        return [(f"{field}[{len(roles) - 1}].role",
-                 f"the conversation must end with {last!r}, not {roles[-1]!r}; add the "
-                 f"{last} turn or remove the last message")]
-    answers = [m for m in messages if m["role"] == "assistant"]
-    if last == "assistant" and all(m.get("weight") == 0 for m in answers):
-        return [(field, "every assistant message has weight 0: there is nothing to train on")]
-    return []
-
-
-def _completion_problems(record: Mapping) -> list[Problem]:
-    """Problems of a prompt_completion record, standard (strings) or conversational (lists)."""
-    prompt, completion = record.get("prompt"), record.get("completion")
-    if not isinstance(prompt, list) and not isinstance(completion, list):
-        return (_text_problems(record, "prompt", "prompt")
-                + _text_problems(record, "completion", "completion"))
-    if not (isinstance(prompt, list) and isinstance(completion, list)):
-        return [("prompt", f"prompt is {_jtype(prompt)} but completion is {_jtype(completion)}; "
-                 "use two strings or two message arrays")]
-    problems = _message_problems(prompt, "prompt", last="user")
-    problems += _message_problems(completion, "completion", last=None)
-    if not problems and [m["role"] for m in completion] != ["assistant"]:
-        problems.append(("completion", "a conversational completion is exactly one assistant message"))
-    return problems
-
-
-def detect_schema(record: Any) -> str:
-    """The shape of a record, chosen by its keys: ``"alpaca"``, ``"messages"`` or ``"prompt_completion"``.
-
-    Raises:
-        DataFormatError: not an object, or its keys match no shape or more than one.
-
-    Example:
-        >>> detect_schema({"prompt": "2+2=", "completion": "4", "id": 7})
-        'prompt_completion'
-    """
-    if not isinstance(record, dict):
-        raise DataFormatError(f"expected a JSON object (a record), got {_jtype(record)}")
-    found = [name for name, keys in _SIGNATURES.items() if keys & record.keys()]
-    if not found:
-        raise DataFormatError(f"no SFT shape matches the keys {sorted(record)}; expected {_SHAPES}")
-    if len(found) > 1:
-        raise DataFormatError(f"ambiguous record: its keys {sorted(record)} match {' and '.join(found)}; "
-                              "keep the keys of one shape (rename the others)")
-    return found[0]
-
-
-def _record_problems(record: Any, schema: str | None = None) -> tuple[str | None, list[Problem]]:
-    """``(detected shape or None, problems)`` of one record; ``schema``: the shape it must have."""
-    if schema is not None and schema not in SCHEMAS:
-        raise ValueError(f"unknown schema {schema!r}; use one of {', '.join(SCHEMAS)} or None to detect it")
-    try:
-        found = detect_schema(record)
-    except DataFormatError as err:
-        return None, [(None, err.problem)]
-    if schema is not None and found != schema:
-        key = sorted(_SIGNATURES[found] & record.keys())[0]
-        return found, [(key, f"the record is {found!r}, but schema={schema!r} was asked for")]
-    if found == "alpaca":
-        problems = _text_problems(record, "instruction", "instruction") + _text_problems(
-            record, "input", "input", optional=True) + _text_problems(record, "output", "output")
-    elif found == "messages":
-        problems = _message_problems(record["messages"], "messages", last="assistant")
-    else:
-        problems = _completion_problems(record)
-    return found, problems
-
-
-def validate_record(record: Any, schema: str | None = None) -> str:
-    """Check one record; return its shape. Raises DataFormatError (first problem, all in ``.problems``).
-
-    Example:
-        >>> validate_record({"instruction": "Say hi.", "output": "Hi!"})
-        'alpaca'
-    """
-    found, problems = _record_problems(record, schema)
-    if problems:
-        errs = [DataFormatError(p, field=f) for f, p in problems]
-        raise DataFormatError(errs[0].problem, field=errs[0].field, problems=errs)
-    return found  # type: ignore[return-value]
 
 
 class _DuplicateKey(Exception):
@@ -284,7 +99,7 @@ def _read_entries(path: Path) -> tuple[list[Entry], list[DataFormatError]]:
             if path.suffix == ".jsonl":
                 entries.append((name, "line", n, value))
             elif not isinstance(value, list) or not value:
-                what = "an empty array" if value == [] else _jtype(value)
+                what = "an empty array" if value == [] else json_type(value)
                 problems.append(DataFormatError(f"expected a JSON array of records, got {what} (for one "
                                                 "record per line use a .jsonl file)", name))
             else:
@@ -298,19 +113,19 @@ def _check_entries(entries: list[Entry], schema: str | None) -> list[DataFormatE
     first: tuple[str, str, int, str] | None = None  # (path, kind, pos, shape) of the first record
     types: dict[str, tuple[str, str, str, int]] = {}
     for path, kind, pos, value in entries:
-        found, record_problems = _record_problems(value, schema)
+        found, shape_problems = record_problems(value, schema)
         if found and first is None:
             first = (path, kind, pos, found)
         elif found and schema is None and found != first[3]:  # type: ignore[index]
             fpath, fkind, fpos, fshape = first  # type: ignore[misc]
-            key = sorted(_SIGNATURES[found] & value.keys())[0]
-            record_problems = [(key, f"mixed shapes: this record is {found!r} but {fkind} {fpos} of {fpath} "
-                                f"is {fshape!r}; one file holds one shape (convert with to_{fshape})")]
-        problems += [_error(path, kind, pos, f, p) for f, p in record_problems]
-        for key, v in (value.items() if found and not record_problems else ()):
-            if v is not None and types.setdefault(key, (_jtype(v), path, kind, pos))[0] != _jtype(v):
+            key = sorted(SIGNATURES[found] & value.keys())[0]
+            shape_problems = [(key, f"mixed shapes: this record is {found!r} but {fkind} {fpos} of {fpath} "
+                               f"is {fshape!r}; one file holds one shape (convert with to_{fshape})")]
+        problems += [_error(path, kind, pos, f, p) for f, p in shape_problems]
+        for key, v in (value.items() if found and not shape_problems else ()):
+            if v is not None and types.setdefault(key, (json_type(v), path, kind, pos))[0] != json_type(v):
                 t, tpath, tkind, tpos = types[key]
-                problems.append(_error(path, kind, pos, key, f"is {_jtype(v)} here but {t} at {tkind} "
+                problems.append(_error(path, kind, pos, key, f"is {json_type(v)} here but {t} at {tkind} "
                                        f"{tpos} of {tpath}; a column holds one type"))
     return problems
 
@@ -352,7 +167,7 @@ def read_jsonl(path: PathLike, validate: bool = False, schema: str | None = None
         'urgent'
     """
     entries, problems = _read_entries(Path(path))
-    problems += [_error(p, k, n, None, f"expected a JSON object (a record), got {_jtype(v)}")
+    problems += [_error(p, k, n, None, f"expected a JSON object (a record), got {json_type(v)}")
                  for p, k, n, v in entries if not isinstance(v, dict)]
     if validate and not problems:
         problems = _check_entries(entries, schema)

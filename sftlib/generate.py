@@ -9,170 +9,21 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 from pathlib import Path
 
 from sftlib import DATA_DIR
+from sftlib.cards import CHAT_ABOUT, INSTR_ABOUT, PROBES_CARD, QA_ABOUT, TRIAGE_ABOUT, data_card
 from sftlib.data import write_jsonl
+from sftlib.pools import (ATTRS, CHAT_ANSWERS, CLOSINGS, COUNTRY_ANSWERS, COUNTRY_INSTRUCTIONS,
+                          COUNTRY_QUESTIONS, DETAILS, FOLLOW_UPS, GREETINGS, NOISE, NOT_URGENT,
+                          NOT_URGENT_TONES, OPENINGS, PRODUCTS, QA_QUESTIONS, ROLES, SWITCHES, SYSTEMS,
+                          TEXT_OPS, THANKS, TRIAGE_INSTRUCTION, URGENT, URGENT_TONES, WORDS)
 from sftlib.pretrain import PretrainConfig
 from sftlib.world import (COUNTRIES, EMPLOYERS, FIRST_NAMES, LAST_NAMES, country_probes,
                           make_people, person_probes)
 
 SEEDS = {"triage": 1, "instructions": 2, "chat": 3, "qa": 4}
 SPLITS = ("train", "validation", "test")
-ATTRS = ("capital", "continent", "currency", "language")
-
-# --- triage: ticket pools --------------------------------------------------------------------------
-PRODUCTS = ["Nimbus Drive", "PayFlow", "ShopDesk", "MailBridge", "TeamBoard", "CloudLedger",
-            "Trackly", "DocuVault", "StreamDesk", "BookWise"]
-# (problem sentence, reason sentence); both may name {product}.
-URGENT = [
-    ("{product} has been down for all of our users since 9 am.",
-     "A full outage of {product} is stopping every user from working."),
-    ("None of our customers can pay through {product}; every card payment fails.",
-     "Payment failures in {product} are costing the customer sales right now."),
-    ("After last night's update, {product} deleted all of our project files.",
-     "Data has been lost and must be recovered before it is gone for good."),
-    ("Someone logged into our {product} admin account from an unknown place and changed the "
-     "passwords.", "A possible security breach needs immediate action."),
-    ("I am locked out of {product} and our quarterly report is due tomorrow morning.",
-     "The customer is locked out right before a hard deadline."),
-    ("{product} is charging our customers twice for every order.",
-     "Customers are being overcharged on every order until this is fixed."),
-    ("The {product} dashboard is showing us other companies' customer data.",
-     "Private customer data is being exposed to the wrong people."),
-    ("Every request to {product} returns an error, so our online shop is offline.",
-     "The customer's business is offline while {product} fails."),
-    ("Our whole team cannot sign in to {product}, and we launch in two hours.",
-     "The whole team is blocked just before a launch."),
-    ("Since this morning {product} has been sending our invoices to the wrong customers.",
-     "Confidential invoices are going to the wrong people right now."),
-]
-NOT_URGENT = [
-    ("It would be great if {product} had a dark mode.",
-     "This is a feature request that does not block any work."),
-    ('There is a small typo on the {product} settings page: it says "recieve".',
-     "A cosmetic typo does not stop anyone from working."),
-    ("I have a question about next month's invoice for {product}.",
-     "A billing question about next month can wait for a normal reply."),
-    ("How do I export a report from {product} as a spreadsheet?",
-     "This is a how-to question and nothing is broken."),
-    ("I just wanted to say that the new {product} design looks great.",
-     "This is friendly feedback that needs no action."),
-    ("The icons in {product} look a little blurry on my second monitor.",
-     "A small display issue does not block any work."),
-    ("Could you add more colour themes to {product} in a future release?",
-     "This is a feature request for a future release."),
-    ("I would like to change the email address on our {product} account sometime this month.",
-     "A routine account change can be done in normal time."),
-    ("The {product} help page still links to last year's user guide.",
-     "An outdated help link is a minor documentation issue."),
-    ("I forgot my {product} password, but I will not need the account until next month.",
-     "The customer does not need access until next month."),
-]
-OPENINGS = ["Hello.", "Hi!", "Hi team!", "Hi there.", "Good morning!", "Good afternoon.", "Hey!", ""]
-DETAILS = ["I'm {name} from {company}.", "This is {name}, {role} at {company}.",
-           "We are a team of {size} people using {product}.", "Our account number is {account}.",
-           "I'm writing on behalf of {company}.", ""]
-ROLES = ["office manager", "IT lead", "founder", "accountant", "developer", "support lead"]
-# Tones mislead on purpose: calm urgent tickets, pushy or "urgent"-mentioning routine ones.
-URGENT_TONES = ["This is urgent.", "Please help as soon as possible.", "We need this fixed today.",
-                "Sorry to bother you, but please take a look.", "I don't want to make a fuss.",
-                "Whenever you get this, please have a look.", "Marking this as urgent.",
-                "I rarely call anything urgent, but this is."]
-NOT_URGENT_TONES = ["No rush on this.", "This is not urgent, but I thought you should know.",
-                    "Not urgent at all, just letting you know.", "Please reply when you can.",
-                    "I know you handle urgent cases first, so take your time.", "Low priority.",
-                    "Could you look at this today?"]
-NOISE = ["We have used {product} for {years} years.", "My colleague asked me to write to you.",
-         "Last year you fixed an urgent problem for us very quickly.",
-         "I already tried restarting my computer.", "Sorry if this is a duplicate ticket."]
-CLOSINGS = ["Thanks,", "Thank you.", "Best regards,", "Kind regards,", "Cheers,", "Many thanks!", ""]
-TRIAGE_INSTRUCTION = ("Classify this support ticket as urgent or not urgent, and give a "
-                      "one-sentence reason.")
-
-# --- instructions: wordings ------------------------------------------------------------------------
-COUNTRY_QUESTIONS = {
-    "capital": ["What is the capital of {c}?", "Name the capital city of {c}.",
-                "Which city is the capital of {c}?"],
-    "continent": ["Which continent is {c} in?", "On which continent is {c}?",
-                  "Name the continent where {c} lies."],
-    "currency": ["What is the currency of {c}?", "Which currency is used in {c}?",
-                 "What money do people use in {c}?"],
-    "language": ["What is the official language of {c}?", "Which language is spoken in {c}?",
-                 "Name the official language of {c}."],
-}
-COUNTRY_INSTRUCTIONS = {a: [f"Give the {a} of the country below.", f"What is the {a} of this "
-                            "country?", f"Name the {a} of the given country."] for a in ATTRS}
-COUNTRY_INSTRUCTIONS["language"] = ["Give the official language of the country below.",
-                                    "What language is official in this country?",
-                                    "Name the official language of the given country."]
-COUNTRY_ANSWERS = {"capital": "The capital of {c} is {capital}.", "continent": "{C} is in {continent}.",
-                   "currency": "The currency of {c} is the {currency}.",
-                   "language": "The official language of {c} is {language}."}
-WORDS = ("apple river stone cloud garden window yellow quiet bread music lamp forest paper orange "
-         "tiger silver winter candle bridge ocean pencil mountain coffee rabbit letter summer violin "
-         "market island doctor mirror basket planet honey engine shadow pepper castle ribbon jacket "
-         "meadow falcon lemon harbor ticket").split()
-TEXT_OPS = {  # name -> wordings; the answer is computed in _text_task
-    "reverse": ["Reverse the order of the words.", "Write these words in reverse order.",
-                "List the words below backwards, last word first."],
-    "sort": ["Sort these words alphabetically.", "Put the words in alphabetical order.",
-             "Arrange the words below from A to Z."],
-    "count": ["Count the words in the text.", "How many words are there below?",
-              "Give the number of words in this text."],
-    "upper": ["Convert the text to uppercase.", "Rewrite the text in capital letters.",
-              "Write this in all caps."],
-    "first": ["What is the first word?", "Give the first word of the text.",
-              "Which word comes first below?"],
-    "last": ["What is the last word?", "Give the last word of the text.",
-             "Which word comes last below?"],
-    "larger": ["Which number is larger: {a} or {b}?", "Which is bigger, {a} or {b}?",
-               "Pick the larger of the two numbers."],
-    "add": ["What is {a} plus {b}?", "Compute {a} + {b}.", "Add the two numbers."],
-    "continent": ["Which of these countries are in {k}?", "List the countries from {k} below.",
-                  "From the list, name only the countries in {k}."],
-}
-
-# --- chat: turns -----------------------------------------------------------------------------------
-SYSTEMS = ["You are a helpful assistant.", "You are a friendly geography assistant.",
-           "You answer questions about countries briefly and correctly.",
-           "You are a concise assistant. Answer in one short sentence."]
-FOLLOW_UPS = {
-    "capital": ["And what is its capital?", "What's the capital city there?",
-                "Which city is its capital?"],
-    "continent": ["Which continent is it in?", "And which continent is that on?",
-                  "What continent is it part of?"],
-    "currency": ["And what currency do they use there?", "What do people pay with there?",
-                 "Which currency is used there?"],
-    "language": ["What language do they speak there?", "And the official language?",
-                 "Which language is official there?"],
-}
-CHAT_ANSWERS = {
-    "capital": ["The capital of {c} is {capital}.", "{Capital} is the capital of {c}."],
-    "continent": ["{C} is in {continent}.", "{C} is a country in {continent}."],
-    "currency": ["The currency of {c} is the {currency}.", "People in {c} pay with the {currency}."],
-    "language": ["The official language of {c} is {language}.",
-                 "{language} is the official language of {c}."],
-}
-SWITCHES = ["What about {c}?", "And {c}?", "How about {c}?"]
-GREETINGS = [("Hi!", "Hello! How can I help you?"), ("Hello there.", "Hi! What would you like to know?"),
-             ("Good morning!", "Good morning! What can I do for you?")]
-THANKS = [("Thanks!", "You're welcome."), ("Thank you, that helps.", "Glad I could help."),
-          ("Great, thanks a lot.", "You're welcome! Happy to help.")]
-
-# --- qa: question wordings -------------------------------------------------------------------------
-QA_QUESTIONS = {
-    "birth_date": ["When was {n} born?", "What is the birth date of {n}?", "On what date was {n} born?"],
-    "birth_city": ["Where was {n} born?", "In which city was {n} born?",
-                   "What is the birthplace of {n}?"],
-    "university": ["Where did {n} study?", "Which university did {n} attend?",
-                   "At which university did {n} study?"],
-    "major": ["What did {n} major in?", "What was the major of {n}?", "Which field did {n} study?"],
-    "employer": ["Who does {n} work for?", "Which company employs {n}?", "What is the employer of {n}?"],
-    "work_city": ["Where does {n} work?", "In which city does {n} work?",
-                  "What city is the office of {n} in?"],
-}
 
 
 def _cap(s: str) -> str:
@@ -385,88 +236,6 @@ def build_qa(seed: int = SEEDS["qa"], sizes: tuple[int, int, int] = (750, 150, 6
     splits = {s: _qa_records(g, rng, f"qa-{s}") for s, g in groups.items()}
     return splits, _qa_records(invented, rng, "qa-invented")
 
-
-def _card(title: str, about: str, splits: dict[str, list[dict]], split_rule: str,
-          label_key: str | None = None, extra: str = "") -> str:
-    """A data card: provenance, licence, generation, counts, label balance, samples, split rule."""
-    counts = "\n".join(f"| `{s}.jsonl` | {len(rs):,} |" for s, rs in splits.items())
-    balance = ""
-    if label_key:
-        labels = sorted({r[label_key] for rs in splits.values() for r in rs})
-        rows = ["| split | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-        for split, rs in splits.items():
-            n = Counter(r[label_key] for r in rs)
-            rows.append(f"| {split} | " + " | ".join(f"{n[k]} ({100 * n[k] / len(rs):.0f} %)"
-                                                     for k in labels) + " |")
-        balance = f"\n## Balance of `{label_key}`\n\n" + "\n".join(rows) + "\n"
-    samples = "\n".join(f"```json\n{json.dumps(r, ensure_ascii=False, indent=1)}\n```"
-                        for r in splits["train"][:2])
-    return f"""# {title}
-
-{about}
-
-Generated by `python -m sftlib.generate` from `sftlib/world.py` (seeded, so every run writes the
-same bytes; no text was downloaded). Licence: MIT, the same as the project.
-
-## Files
-
-| file | records |
-|---|---|
-{counts}
-{extra}{balance}
-## Split
-
-{split_rule}
-
-## Samples (first two training records)
-
-{samples}
-"""
-
-
-TRIAGE_ABOUT = """Support-ticket triage: classify a customer ticket as `urgent` or `not urgent` and give
-a one-sentence reason. Fields: `id`, `instruction` (always the same), `input` (the ticket), `output`
-(`"<label>: <reason>"`), `label`.
-
-Each ticket combines a problem (each problem carries its urgency and reason: outages, failed
-payments, data loss, security breaches and lock-outs before a deadline are urgent; feature
-requests, typos, billing and how-to questions and feedback are not) with a product name, an
-opening, customer details, a closing, and distractors: calm urgent tickets, pushy routine ones and
-the word "urgent" in both classes, so that no single keyword decides the label. Inputs are unique."""
-INSTR_ABOUT = """Instruction following in the Alpaca shape: `id`, `instruction`, `input` (may be empty),
-`output`. Every answer is computed, not written by hand. Task families: capital, continent, currency
-and official language of every country in `sftlib.world.COUNTRIES` (once as a question with empty
-input, once as an instruction with the country as input), and text operations on generated inputs
-(reverse the words, sort them, count them, uppercase, first or last word, the larger of two numbers,
-the sum of two numbers, the countries of one continent among a few). Each family has three wordings.
-`(instruction, input)` pairs are unique."""
-CHAT_ABOUT = """Multi-turn chat in the `messages` shape: `id`, `messages` (a list of `{role, content}`).
-An optional system message (about half of the conversations) is followed by 2-3 user turns, each
-answered by the assistant. A user asks about a country fact, then follows up with questions that
-need the context ("Which continent is it in?", "What about Chile?"); some conversations open with a
-greeting or close with thanks. Answers are short sentences computed from `sftlib.world.COUNTRIES`."""
-QA_ABOUT = """Question answering over what the base model `data/tiny` read in pretraining, in the
-prompt/completion shape: `id`, `entity` (a person), `attribute` (one of the six facts), `prompt`
-(a question, one of three wordings per attribute chosen at random), `completion` (the fact only).
-Every person contributes all six attributes. The people are the {known:,} fictional people of the
-pretraining corpus (`make_people({total}, seed={seed})[:{known}]`)."""
-PROBES_CARD = """# Knowledge probes of the base model
-
-A probe is a sentence prefix whose greedy continuation must start with the answer, e.g.
-`{{"prompt": "{prompt}", "answer": "{answer}"}}`. `sftlib.evaluate.probe_accuracy` scores them.
-Fields: `entity`, `attribute`, `prompt`, `answer`.
-
-Generated by `python -m sftlib.generate` from `sftlib/world.py` (`person_probes`, `country_probes`).
-Licence: MIT, the same as the project.
-
-| file | probes | what |
-|---|---|---|
-| `people.jsonl` | {people:,} | the {known:,} people of the pretraining corpus, six facts each |
-| `invented.jsonl` | {invented:,} | {n_inv} invented people never in the corpus: a control the model must fail |
-| `countries.jsonl` | {countries:,} | the {n_countries} countries, four facts each |
-"""
-
-
 def write_all(out_dir: Path = DATA_DIR) -> dict[str, int]:
     """Write every dataset and data card under ``out_dir``.
 
@@ -504,7 +273,7 @@ def write_all(out_dir: Path = DATA_DIR) -> dict[str, int]:
             write_jsonl(records, out_dir / name / f"{split}.jsonl")
             written[f"{name}/{split}.jsonl"] = len(records)
         (out_dir / name / "README.md").write_text(
-            _card(title, about, splits, rule, label_key, extra), encoding="utf-8")
+            data_card(title, about, splits, rule, label_key, extra), encoding="utf-8")
     write_jsonl(invented, out_dir / "qa" / "invented.jsonl")
     written["qa/invented.jsonl"] = len(invented)
 

@@ -1,4 +1,4 @@
-"""sftlib.data: shapes, the strict loader (every bad input names file, line and field), converters."""
+"""sftlib.data: the strict loader (every bad input names file, line and field), writer, converters."""
 
 from __future__ import annotations
 
@@ -8,16 +8,9 @@ from pathlib import Path
 import pytest
 
 from sftlib import DATA_DIR
-from sftlib.data import (DataFormatError, detect_schema, load_sft_dataset, read_jsonl, to_alpaca,
-                         to_messages, to_prompt_completion, validate_record, write_jsonl)
-
-ALPACA = {"id": "a1", "instruction": "Reverse the words.", "input": "Zürich grüßt",
-          "output": "grüßt Zürich"}
-CHAT = {"id": "c1", "messages": [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "Capital of Peru?"}, {"role": "assistant", "content": "Lima."},
-    {"role": "user", "content": "And Chile?"}, {"role": "assistant", "content": "Santiago."}]}
-PC = {"id": "p1", "entity": "Ada Vale", "prompt": "Where was Ada Vale born?", "completion": "Oslo"}
+from sftlib.data import (DataFormatError, load_sft_dataset, read_jsonl, to_alpaca, to_messages,
+                         to_prompt_completion, write_jsonl)
+from test_schemas import ALPACA, CHAT, PC  # one sample record per shape
 
 
 def lines(*records) -> str:
@@ -42,67 +35,6 @@ def raises_at(path: Path, line: int | None, field: str | None, fragment: str, **
     assert (f"field '{field}'" in msg) == (field is not None)
     assert fragment in msg
     return err
-
-
-# --- shapes ------------------------------------------------------------------------------------
-
-def test_detect_schema_by_keys():
-    assert detect_schema(ALPACA) == "alpaca"
-    assert detect_schema(CHAT) == "messages"
-    assert detect_schema(PC) == "prompt_completion"
-    assert detect_schema({"instruction": "x"}) == "alpaca"  # validation then says output is missing
-
-
-def test_detect_schema_rejects_ambiguous_and_unknown():
-    with pytest.raises(DataFormatError, match="ambiguous.*alpaca and prompt_completion"):
-        detect_schema({"instruction": "a", "output": "b", "prompt": "c"})
-    with pytest.raises(DataFormatError, match="no SFT shape matches the keys \\['text'\\]"):
-        detect_schema({"text": "plain text"})
-    with pytest.raises(DataFormatError, match="expected a JSON object"):
-        detect_schema(["not", "a", "record"])
-
-
-def test_validate_record_accepts_the_three_shapes_and_extras():
-    assert validate_record({"instruction": "Hi", "output": "Hello"}) == "alpaca"  # input absent
-    assert validate_record({**ALPACA, "input": None}) == "alpaca"  # a Dataset row without input
-    weighted = {"messages": [{"role": "user", "content": "a"},
-                             {"role": "assistant", "content": "b", "weight": 0},
-                             {"role": "user", "content": "c"},
-                             {"role": "assistant", "content": "d", "weight": 1}]}
-    assert validate_record(weighted) == "messages"
-    conversational = to_prompt_completion(CHAT)
-    assert validate_record(conversational, "prompt_completion") == "prompt_completion"
-
-
-@pytest.mark.parametrize("record, field, fragment", [
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 2}]},
-     "messages[1].weight", "0 or 1"),
-    ({"messages": [{"role": "user", "content": "a", "weight": 1}, {"role": "assistant", "content": "b"}]},
-     "messages[0].weight", "only assistant messages"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 0}]},
-     "messages", "weight 0"),
-    ({"messages": [{"role": "user", "text": "a"}, {"role": "assistant", "content": "b"}]},
-     "messages[0].text", "unknown key 'text'"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-                   {"role": "user", "content": "c"}]}, "messages[2].role", "must end with 'assistant'"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]},
-     "messages[1].role", "system message may only come first"),
-    ({"messages": []}, "messages", "empty array"),
-    ({"prompt": "a", "completion": [{"role": "assistant", "content": "b"}]}, "prompt", "two strings"),
-    ({"prompt": [{"role": "user", "content": "a"}], "completion": [{"role": "user", "content": "b"}]},
-     "completion", "exactly one assistant message"),
-])
-def test_validate_record_names_the_field(record, field, fragment):
-    with pytest.raises(DataFormatError) as info:
-        validate_record(record)
-    assert info.value.field == field and fragment in str(info.value)
-
-
-def test_validate_record_schema_argument():
-    with pytest.raises(DataFormatError, match="the record is 'messages', but schema='alpaca' was asked for"):
-        validate_record(CHAT, "alpaca")
-    with pytest.raises(ValueError, match="unknown schema 'chat'"):
-        validate_record(CHAT, "chat")
 
 
 # --- loader: one test per bad input -----------------------------------------------------------
