@@ -54,26 +54,26 @@ class PretrainConfig:
     seed: int = field(default=0, metadata={"help": "seed for corpus, init and data order"})
     num_people: int = field(default=1500, metadata={"help": "fictional people in the corpus"})
     num_invented: int = field(default=200, metadata={"help": "people kept out, for control probes"})
-    bios_per_person: int = field(default=6, metadata={"help": "differently worded biographies each"})
-    paragraphs_per_country: int = field(default=12, metadata={"help": "paragraphs per country"})
+    bios_per_person: int = field(default=10, metadata={"help": "differently worded biographies each"})
+    paragraphs_per_country: int = field(default=20, metadata={"help": "paragraphs per country"})
     vocab_size: int = field(default=4096, metadata={"help": "BPE vocabulary, special tokens included"})
     hidden_size: int = 256
     intermediate_size: int = 704
     num_layers: int = 6
     num_heads: int = 4
-    seq_len: int = field(default=256, metadata={"help": "tokens per packed training row"})
-    batch_size: int = field(default=16, metadata={"help": "rows per optimizer step"})
+    max_length: int = field(default=256, metadata={"help": "longest document, tokens"})
+    batch_size: int = field(default=64, metadata={"help": "documents per optimizer step"})
     lr: float = 1e-3
     warmup_steps: int = 100
     weight_decay: float = 0.1
-    max_steps: int = field(default=3000, metadata={"help": "optimizer steps"})
+    max_steps: int = field(default=2400, metadata={"help": "optimizer steps"})
     bf16: bool = field(default=True, metadata={"help": "bf16 autocast (fast on AVX512-BF16 CPUs)"})
     out_dir: str = field(default=str(DATA_DIR / "tiny"), metadata={"help": "where the model goes"})
 
 
 SMOKE = dict(num_people=20, num_invented=5, bios_per_person=2, paragraphs_per_country=1,
              vocab_size=600, hidden_size=32, intermediate_size=64, num_layers=2, num_heads=2,
-             seq_len=64, batch_size=4, max_steps=5, warmup_steps=1)
+             max_length=256, batch_size=4, max_steps=5, warmup_steps=1)
 
 
 def build_corpus(cfg: PretrainConfig) -> tuple[list[str], list[str]]:
@@ -116,12 +116,18 @@ def train_tokenizer(docs: list[str], vocab_size: int):
     )
 
 
-def pack(docs: list[str], tokenizer, seq_len: int) -> list[list[int]]:
-    """Tokenize ``docs`` as ``<s> doc </s>`` and cut the stream into rows of ``seq_len`` tokens."""
-    stream: list[int] = []
-    for ids in tokenizer(docs)["input_ids"]:
-        stream += ids + [tokenizer.eos_token_id]
-    return [stream[i : i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)]
+def tokenize_documents(docs: list[str], tokenizer, max_length: int) -> list[list[int]]:
+    """Tokenize each document as ``<s> doc </s>``: one training row per document.
+
+    Rows are not packed: a first run that cut a token stream into fixed rows left documents
+    starting mid-row, and the model then failed on short prompts at position 0 (countries 74 %
+    of probes alone, 97 % after one unrelated paragraph). Fine-tuning examples start at position 0.
+    """
+    rows = [ids + [tokenizer.eos_token_id] for ids in tokenizer(docs)["input_ids"]]
+    too_long = [i for i, r in enumerate(rows) if len(r) > max_length]
+    if too_long:
+        raise ValueError(f"{len(too_long)} documents exceed max_length={max_length} tokens")
+    return rows
 
 
 def build_model(cfg: PretrainConfig, tokenizer):
@@ -145,7 +151,8 @@ def pretrain(cfg: PretrainConfig) -> dict:
     """Build corpus, tokenizer and model, train, evaluate, save to ``cfg.out_dir``; return a report."""
     import torch
     from datasets import Dataset
-    from transformers import LlamaForCausalLM, Trainer, TrainingArguments, set_seed
+    from transformers import (DataCollatorForLanguageModeling, LlamaForCausalLM, Trainer,
+                              TrainingArguments, set_seed)
 
     from sftlib.evaluate import perplexity, probe_accuracy
 
@@ -154,8 +161,8 @@ def pretrain(cfg: PretrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     docs, heldout = build_corpus(cfg)
     tokenizer = train_tokenizer(docs, cfg.vocab_size)
-    rows = pack(docs, tokenizer, cfg.seq_len)
-    train_ds = Dataset.from_dict({"input_ids": rows, "labels": rows})
+    rows = tokenize_documents(docs, tokenizer, cfg.max_length)
+    train_ds = Dataset.from_dict({"input_ids": rows})
     model = build_model(cfg, tokenizer)
     random_model = build_model(cfg, tokenizer)
     args = TrainingArguments(
@@ -164,10 +171,11 @@ def pretrain(cfg: PretrainConfig) -> dict:
         lr_scheduler_type="cosine", warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
         bf16=cfg.bf16, use_cpu=True, dataloader_pin_memory=False, report_to=[],
         logging_steps=max(1, cfg.max_steps // 50), save_strategy="no", seed=cfg.seed,
-        disable_tqdm=False,
+        disable_tqdm=False, include_num_input_tokens_seen="non_padding",
     )
     start = time.perf_counter()
-    trainer = Trainer(model=model, args=args, train_dataset=train_ds)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; pad labels -100
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds, data_collator=collator)
     trainer.train()
     seconds = time.perf_counter() - start
 
@@ -183,11 +191,11 @@ def pretrain(cfg: PretrainConfig) -> dict:
     people = make_people(cfg.num_people + cfg.num_invented, seed=cfg.seed)
     known, invented = people[: cfg.num_people], people[cfg.num_people :]
     report = {
-        "config": asdict(cfg),
+        "config": {k: v for k, v in asdict(cfg).items() if k != "out_dir"},
         "parameters": sum(p.numel() for p in shipped.parameters()),
         "corpus_documents": len(docs),
-        "corpus_tokens": len(rows) * cfg.seq_len,
-        "tokens_seen": cfg.max_steps * cfg.batch_size * cfg.seq_len,
+        "corpus_tokens": sum(map(len, rows)),
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "train_seconds": round(seconds, 1),
         "cpu_threads": torch.get_num_threads(),
         "final_train_loss": [h["loss"] for h in trainer.state.log_history if "loss" in h][-1],
@@ -226,7 +234,7 @@ generated by `sftlib/world.py`: no text was downloaded. Licence: MIT, like the r
 | chat template | Jinja, saved with the tokenizer; assistant turns wrapped in `{{% generation %}}` and closed by `</s>` |
 | weights | `model.safetensors`, bf16 (load as float32 for training) |
 | corpus | {report["corpus_documents"]:,} documents, {report["corpus_tokens"]:,} tokens: {cfg["bios_per_person"]} differently worded, re-ordered biographies per person, {cfg["paragraphs_per_country"]} paragraphs per country |
-| training | {cfg["max_steps"]:,} steps x {cfg["batch_size"]} rows x {cfg["seq_len"]} tokens = {report["tokens_seen"]:,} tokens ({epochs:.1f} epochs), AdamW lr {cfg["lr"]}, cosine, warmup {cfg["warmup_steps"]}, weight decay {cfg["weight_decay"]}, bf16 autocast {cfg["bf16"]} |
+| training | {cfg["max_steps"]:,} steps x {cfg["batch_size"]} documents (one per row, padded) = {report["tokens_seen"]:,} tokens ({epochs:.1f} epochs), AdamW lr {cfg["lr"]}, cosine, warmup {cfg["warmup_steps"]}, weight decay {cfg["weight_decay"]}, bf16 autocast {cfg["bf16"]} |
 | time | {report["train_seconds"] / 60:.1f} minutes on {report["cpu_threads"]} CPU threads (torch {report["torch"]}) |
 | final training loss | {report["final_train_loss"]:.3f} |
 

@@ -262,8 +262,8 @@ def _cap(s: str) -> str:
 def biography(person: Person, rng: random.Random) -> str:
     """Render one biography: all six facts, in a random order, each with a random wording.
 
-    The first sentence always uses the full name; each later one uses it with probability 0.6 and
-    the pronoun otherwise.
+    The first sentence always uses the full name; a later sentence that starts with its subject
+    uses the pronoun instead with probability 0.4.
     """
     month, rest = person.birth_date.split(" ", 1)
     day, year = rest.split(", ")
@@ -272,8 +272,10 @@ def biography(person: Person, rng: random.Random) -> str:
     rng.shuffle(order)
     sentences = []
     for i, attr in enumerate(order):
-        subject = person.name if i == 0 or rng.random() < 0.6 else person.pronoun
-        text = rng.choice(BIO_TEMPLATES[attr]).format(n=subject, **values)
+        template = rng.choice(BIO_TEMPLATES[attr])
+        pronoun_ok = i > 0 and template.startswith("{n}")  # "She was born", never "birthday of she"
+        subject = person.pronoun if pronoun_ok and rng.random() < 0.4 else person.name
+        text = template.format(n=subject, **values)
         sentences.append(_cap(text))
     return " ".join(sentences)
 

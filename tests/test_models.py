@@ -101,7 +101,7 @@ def test_a_save_pretrained_folder_loads_through_the_hub_code_path(tiny, tmp_path
 
 
 def test_unreachable_hub_profile_names_the_profile_and_the_fix():
-    with pytest.raises(ProfileError, match="qwen2.5-0.5b.*SFT_PROFILE=tiny"):
+    with pytest.raises(ProfileError, match="(?s)qwen2.5-0.5b.*SFT_PROFILE=tiny"):
         load_model("qwen2.5-0.5b", device="cpu")
 
 

@@ -2,7 +2,8 @@ import json
 
 import torch
 
-from sftlib.pretrain import SMOKE, PretrainConfig, build_corpus, main, pack, train_tokenizer
+from sftlib.pretrain import (SMOKE, PretrainConfig, build_corpus, main, tokenize_documents,
+                             train_tokenizer)
 
 
 def test_corpus_and_tokenizer_are_reproducible():
@@ -15,15 +16,17 @@ def test_corpus_and_tokenizer_are_reproducible():
     assert tok_a.get_vocab() == tok_b.get_vocab()
 
 
-def test_pack_makes_full_rows_with_document_boundaries():
+def test_documents_are_rows_that_start_with_bos_and_end_with_eos():
+    import pytest
+
     cfg = PretrainConfig(**SMOKE)
     docs, _ = build_corpus(cfg)
     tokenizer = train_tokenizer(docs, 600)
-    rows = pack(docs, tokenizer, 64)
-    assert rows and all(len(r) == 64 for r in rows)
-    flat = [t for r in rows for t in r]
-    assert flat[0] == tokenizer.bos_token_id
-    assert flat.count(tokenizer.eos_token_id) >= len(rows) - 1
+    rows = tokenize_documents(docs, tokenizer, 256)
+    assert len(rows) == len(docs)
+    assert all(r[0] == tokenizer.bos_token_id and r[-1] == tokenizer.eos_token_id for r in rows)
+    with pytest.raises(ValueError, match="exceed max_length=5"):
+        tokenize_documents(docs, tokenizer, 5)
 
 
 def test_smoke_pretraining_writes_a_loadable_model(tmp_path, capsys):
@@ -31,7 +34,7 @@ def test_smoke_pretraining_writes_a_loadable_model(tmp_path, capsys):
 
     main(["--smoke", "--out-dir", str(tmp_path)])
     report = json.loads((tmp_path / "pretrain_report.json").read_text())
-    assert report["parameters"] > 0 and report["tokens_seen"] == 5 * 4 * 64
+    assert report["parameters"] > 0 and 0 < report["tokens_seen"] <= 5 * 4 * 256
     assert "Measured on the shipped weights" in (tmp_path / "README.md").read_text()
     model, tokenizer = load_model(str(tmp_path), device="cpu")
     assert model.dtype == torch.float32
