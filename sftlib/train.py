@@ -77,7 +77,7 @@ def sft_config(config: TrainConfig, device=None):
         bf16=bf16, use_cpu=device.type == "cpu", dataloader_pin_memory=False,
         gradient_checkpointing=False, report_to=[], save_strategy="no",
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=config.max_steps < 20,
+        disable_tqdm=config.max_steps < 20,  # no bar for a handful of steps
     )
 
 

@@ -86,3 +86,16 @@ def test_mask_html_colours_trained_tokens(tiny):
     page = mask_html(tokenizer, out["input_ids"], out["labels"])
     assert page.count("#b7e4c7") == sum(t != IGNORE_INDEX for t in out["labels"])
     assert page.count("<span") == len(out["input_ids"])
+
+
+def test_tokenize_prompt_completion_trains_completion_and_eos(tiny):
+    from sftlib.templates import tokenize_prompt_completion
+
+    _, tokenizer = tiny
+    out = tokenize_prompt_completion("Where was Kira born?", " Lima", tokenizer)
+    assert out["input_ids"][0] == tokenizer.bos_token_id
+    assert out["input_ids"][-1] == tokenizer.eos_token_id
+    trained = [t for t in out["labels"] if t != IGNORE_INDEX]
+    assert tokenizer.decode(trained) == " Lima</s>"
+    with pytest.raises(ValueError, match="max_length=3"):
+        tokenize_prompt_completion("Where was Kira born?", " Lima", tokenizer, max_length=3)
