@@ -8,7 +8,11 @@ LOCK        := binder/requirements.txt
 STAMP       := $(VENV)/.installed
 TORCH       := torch==2.13.0+cpu
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-export HF_HOME := $(CURDIR)/.cache/huggingface
+# Library caches (Hugging Face, datasets, matplotlib) are pointed into .cache/ by sftlib itself;
+# Jupyter's and IPython's own folders must be set before they start, so they are set here.
+export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter/runtime
+export IPYTHONDIR          := $(CURDIR)/.cache/ipython
 
 .PHONY: setup lab test data model clean
 
