@@ -3,7 +3,7 @@
 Same model (the ``tiny`` profile), same data (triage tickets and knowledge QA as chat), same
 batch, steps, learning rate and seed. The plain run keeps TRL's defaults except what a CPU needs
 to start at all (``use_cpu=True``, ``bf16=False``); the recipe is ``sftlib.train.sft_config``.
-Prints one row per run: real (non-padding) tokens per second, padding share, final loss.
+Prints one row per run: real (non-padding) tokens per second, seconds, final loss.
 
     python benchmarks/train_speed.py            # 40 steps per run, about 2 minutes on 2 cores
     python benchmarks/train_speed.py --steps 3  # a smoke run
@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 
 from datasets import Dataset
 from transformers import set_seed
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl, to_messages
 from sftlib.models import load_model
-from sftlib.train import TrainConfig, sft_config
+from sftlib.train import TrainConfig, sft_config, train_with_args
 
 
 def mixed_dataset() -> Dataset:
@@ -34,16 +33,12 @@ def mixed_dataset() -> Dataset:
 
 
 def run(name: str, args: SFTConfig, dataset: Dataset) -> dict:
-    """Train a fresh tiny model with ``args``; return speed, padding share and final loss."""
+    """Train a fresh tiny model with ``args``; return speed, time and final loss."""
     set_seed(0)
     model, tokenizer = load_model("tiny", device="cpu")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    real = trainer.state.num_input_tokens_seen
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"run": name, "tokens/s": real / seconds, "seconds": seconds, "final loss": losses[-1]}
+    result = train_with_args(args, model, tokenizer, dataset)
+    return {"run": name, "tokens/s": result.tokens_per_second, "seconds": result.seconds,
+            "final loss": result.final_loss}
 
 
 def main() -> None:

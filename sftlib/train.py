@@ -99,11 +99,19 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
         >>> result.final_loss < result.log_history[0]["loss"]
         True
     """
+    return train_with_args(sft_config(config, model.device), model, tokenizer, train_dataset,
+                           eval_dataset)
+
+
+def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None) -> TrainResult:
+    """Like ``train``, but with a ready ``trl.SFTConfig`` (for comparing against TRL's defaults).
+
+    Set ``include_num_input_tokens_seen`` in ``args`` for ``TrainResult.train_tokens`` to count.
+    """
     from trl import SFTTrainer
 
-    trainer = SFTTrainer(model=model, args=sft_config(config, model.device),
-                         train_dataset=train_dataset, eval_dataset=eval_dataset,
-                         processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
+                         eval_dataset=eval_dataset, processing_class=tokenizer)
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
