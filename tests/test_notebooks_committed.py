@@ -1,0 +1,23 @@
+"""The committed notebooks are what learners read on GitHub: outputs present, no errors, no bulk."""
+
+import json
+
+import pytest
+
+from sftlib import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_with_outputs_and_without_errors_or_widget_state(path):
+    nb = json.loads(path.read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert outputs, f"{path.name} has no outputs: execute it on the tiny profile before committing"
+    assert not [o for o in outputs if o["output_type"] == "error"], f"{path.name} has an error output"
+    assert "widgets" not in nb["metadata"], (
+        f"{path.name} carries saved widget state (progress bars); remove metadata.widgets")
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 3
