@@ -7,6 +7,7 @@ run never writes under ``~`` and a fresh clone starts clean.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -18,5 +19,8 @@ for _var, _sub in {"HF_HOME": "huggingface", "HF_DATASETS_CACHE": "datasets",
                    "MPLCONFIGDIR": "matplotlib", "TRITON_CACHE_DIR": "triton"}.items():
     os.environ.setdefault(_var, str(CACHE_DIR / _sub))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# bitsandbytes tries to fetch an optional CPU kernel from the hub and warns when it cannot (always,
+# offline); it then uses its own kernel, so the warning is noise in every QLoRA cell.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 __version__ = "0.1.0"

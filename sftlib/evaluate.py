@@ -106,3 +106,35 @@ def probe_accuracy(model, tokenizer, probes: list[dict[str, str]], batch_size: i
     outs = complete(model, tokenizer, [p["prompt"] for p in probes], longest + 1, batch_size)
     hits = [o.strip().startswith(p["answer"]) for o, p in zip(outs, probes)]
     return sum(hits) / len(hits)
+
+
+def chat_prompt(tokenizer, question: str) -> str:
+    """``question`` as a one-turn chat, rendered with the tokenizer's template, ready to answer."""
+    return tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                         add_generation_prompt=True)
+
+
+def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
+                  max_new_tokens: int = 16, add_special_tokens: bool = False) -> dict:
+    """Ask each record's ``prompt`` and check the greedy answer against its ``completion``.
+
+    Args:
+        records: dicts with ``prompt`` (a question) and ``completion`` (the expected answer).
+        render: turns a question into model input text; default: ``chat_prompt`` (the template
+            already starts with BOS, hence ``add_special_tokens=False``).
+        max_new_tokens: longest answer, tokens.
+
+    Returns:
+        ``accuracy`` (share of answers that start with the expected one), ``stopped`` (share ended
+        by EOS), ``mean_tokens`` (generated tokens per answer) and ``example`` (the first answer).
+    """
+    if not records:
+        raise ValueError("score_answers: no records given")
+    render = render or (lambda question: chat_prompt(tokenizer, question))
+    outs = completions(model, tokenizer, [render(r["prompt"]) for r in records], max_new_tokens,
+                       add_special_tokens=add_special_tokens)
+    return {"accuracy": sum(o.text.strip().startswith(r["completion"])
+                            for o, r in zip(outs, records)) / len(records),
+            "stopped": sum(o.stopped for o in outs) / len(outs),
+            "mean_tokens": sum(o.num_tokens for o in outs) / len(outs),
+            "example": outs[0].text}

@@ -175,14 +175,17 @@ def load_tokenizer(profile: str | None = None):
 
 
 def load_model(profile: str | None = None, device: str | None = None,
-               dtype: torch.dtype | str | None = None):
+               dtype: torch.dtype | str | None = None, quantize: str | None = None):
     """Load ``(model, tokenizer)`` for a profile, on the picked device, in eval mode.
 
     Args:
         profile: a name from ``PROFILES``, a folder from ``save_pretrained``, or a hub id;
             ``None`` reads ``$SFT_PROFILE`` (default ``"tiny"``).
         device: ``"cpu"``, ``"cuda"``, ``"mps"``; ``None`` picks the best available.
-        dtype: weights dtype; ``None`` picks bf16 on a bf16 GPU, else float32.
+        dtype: weights dtype; ``None`` picks bf16 on a bf16 GPU, else float32. With ``quantize``
+            it is the compute dtype of the 4-bit layers.
+        quantize: ``"nf4"`` or ``"fp4"`` loads the linear layers of the transformer blocks in 4 bits
+            with bitsandbytes (double quantisation on), as QLoRA does; ``None`` loads them as they are.
 
     Returns:
         ``(model, tokenizer)``; weights come from safetensors only, never with remote code.
@@ -197,14 +200,30 @@ def load_model(profile: str | None = None, device: str | None = None,
     prof = get_profile(profile)
     dev = pick_device(device)
     tokenizer = load_tokenizer(profile)
+    extra = {}
+    if quantize is not None:
+        extra = {"quantization_config": _bnb_config(quantize, pick_dtype(dev, dtype)),
+                 "device_map": {"": dev}}
     try:
         model = AutoModelForCausalLM.from_pretrained(
             model_path(profile), dtype=pick_dtype(dev, dtype), use_safetensors=True,
-            trust_remote_code=False,
+            trust_remote_code=False, **extra,
         )
     except OSError as err:
         raise _hub_error(prof, err) from err
-    return model.to(dev).eval(), tokenizer
+    if quantize is None:
+        model = model.to(dev)
+    return model.eval(), tokenizer
+
+
+def _bnb_config(quantize: str, compute_dtype: torch.dtype):
+    """The ``BitsAndBytesConfig`` of QLoRA: 4-bit ``quantize`` type, double quantisation."""
+    from transformers import BitsAndBytesConfig
+
+    if quantize not in ("nf4", "fp4"):
+        raise ValueError(f"quantize={quantize!r}: use 'nf4' (QLoRA's NormalFloat) or 'fp4'")
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quantize,
+                              bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute_dtype)
 
 
 def _hub_error(prof: Profile, err: Exception) -> ProfileError:
@@ -217,5 +236,12 @@ def _hub_error(prof: Profile, err: Exception) -> ProfileError:
 
 
 def count_parameters(model, trainable_only: bool = False) -> int:
-    """Number of parameters (elements, not bytes); only those with ``requires_grad`` if asked."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    """Number of parameters (elements, not bytes); only those with ``requires_grad`` if asked.
+
+    A bitsandbytes 4-bit weight stores two values per byte; it counts as the values it holds.
+    """
+    def values(param) -> int:
+        state = getattr(param, "quant_state", None)
+        return state.shape.numel() if state is not None else param.numel()
+
+    return sum(values(p) for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,8 +1,10 @@
 """One SFT recipe: a dataclass config -> a configured TRL ``SFTTrainer`` run -> a result.
 
-The recipe picks CPU-safe settings on its own (float32 or bf16 autocast by hardware, no pinned
-memory, no gradient checkpointing for small models, no reporting to services), so a notebook only
-states what the lesson is about: learning rate, steps, batch size, what the loss is computed on.
+The config names the method (full fine-tuning, frozen layers, LoRA, QLoRA) and the
+hyperparameters. The recipe picks CPU-safe settings on its own (float32 or bf16 autocast by
+hardware, no pinned memory, no gradient checkpointing for small models, no reporting to services),
+so a notebook only states what the lesson is about. The result carries the log, the timings, the
+peak memory and the trainable parameter count, the columns of the course's comparison table.
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from sftlib.models import pick_device, supports_bf16
+from sftlib.cost import PeakMemory
+from sftlib.methods import METHODS, apply_method
+from sftlib.models import count_parameters, pick_device, supports_bf16
 
 
 @dataclass
 class TrainConfig:
-    """Hyperparameters of one SFT run (the names follow ``trl.SFTConfig`` where they exist)."""
+    """Method and hyperparameters of one SFT run (names follow ``trl.SFTConfig`` where they exist)."""
 
+    method: str = field(default="full", metadata={"help": "full, frozen, lora or qlora"})
+    freeze_layers: int = field(default=0, metadata={"help": "frozen: bottom blocks to freeze"})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA scale numerator (alpha / r)"})
+    lora_dropout: float = 0.0
+    lora_targets: str | list[str] = field(default="all-linear",
+                                          metadata={"help": "module names or 'all-linear'"})
     lr: float = field(default=1e-4, metadata={"help": "peak learning rate"})
     max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
     batch_size: int = field(default=8, metadata={"help": "examples per device per forward pass"})
@@ -31,20 +42,55 @@ class TrainConfig:
     assistant_only_loss: bool = field(default=True, metadata={"help": "chat data: train answers"})
     completion_only_loss: bool | None = field(default=None, metadata={"help": "prompt/completion"})
     eval_steps: int | None = field(default=None, metadata={"help": "evaluate every N steps"})
+    early_stopping_patience: int | None = field(
+        default=None, metadata={"help": "stop after N evaluations without a lower eval loss"})
     logging_steps: int = 10
     seed: int = 0
     bf16: bool | None = field(default=None, metadata={"help": "None: use bf16 where supported"})
     output_dir: str | None = field(default=None, metadata={"help": "None: a temporary folder"})
+    save_steps: int | None = field(default=None, metadata={"help": "checkpoint every N steps"})
+    live_plot: bool = field(default=False, metadata={"help": "draw the losses while training"})
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"TrainConfig.method={self.method!r}; choose one of {METHODS}")
+        if self.early_stopping_patience and not self.eval_steps:
+            raise ValueError("TrainConfig.early_stopping_patience needs eval_steps (and an "
+                             "eval_dataset): it stops on the validation loss")
 
 
 @dataclass
 class TrainResult:
-    """What a run produced: the trainer (with the trained model), its log, and timings."""
+    """What a run produced: the trainer (with the trained model), its log, timings and memory.
+
+    ``peak_memory_mb`` is what training added on top of what was in memory before it (see
+    ``sftlib.cost.PeakMemory``). On a CPU, a run after other runs in the same process reuses memory
+    they freed and reads low; ``sftlib.cost.measure_training_memory`` measures in a fresh process.
+    """
 
     trainer: object
     log_history: list[dict]
     seconds: float
     train_tokens: int
+    peak_memory_mb: float = float("nan")
+    memory_kind: str = ""
+    trainable_params: int = 0
+    total_params: int = 0
+
+    @property
+    def model(self):
+        """The trained model (a peft model for LoRA and QLoRA)."""
+        return self.trainer.model
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps taken (fewer than ``max_steps`` when stopped early)."""
+        return self.trainer.state.global_step
+
+    @property
+    def seconds_per_step(self) -> float:
+        """Wall-clock seconds per optimizer step, evaluations included."""
+        return self.seconds / max(self.steps, 1)
 
     @property
     def tokens_per_second(self) -> float:
@@ -55,6 +101,22 @@ class TrainResult:
     def final_loss(self) -> float:
         """Last logged training loss (nats per trained token)."""
         return [h["loss"] for h in self.log_history if "loss" in h][-1]
+
+    @property
+    def final_eval_loss(self) -> float:
+        """Last logged validation loss; NaN when the run had no evaluation."""
+        losses = [h["eval_loss"] for h in self.log_history if "eval_loss" in h]
+        return losses[-1] if losses else float("nan")
+
+    def summary(self) -> dict[str, float]:
+        """One row of the comparison table (units in the keys)."""
+        return {"trainable params": self.trainable_params,
+                "trainable %": 100 * self.trainable_params / self.total_params,
+                "peak memory MiB": self.peak_memory_mb,
+                "s/step": self.seconds_per_step,
+                "tokens/s": self.tokens_per_second,
+                "train loss": self.final_loss,
+                "val loss": self.final_eval_loss}
 
 
 def sft_config(config: TrainConfig, device=None):
@@ -73,23 +135,43 @@ def sft_config(config: TrainConfig, device=None):
         padding_free=config.padding_free, assistant_only_loss=config.assistant_only_loss,
         completion_only_loss=config.completion_only_loss,
         eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps,
+        metric_for_best_model="eval_loss" if config.early_stopping_patience else None,
         logging_steps=config.logging_steps, seed=config.seed, data_seed=config.seed,
         bf16=bf16, use_cpu=device.type == "cpu", dataloader_pin_memory=False,
-        gradient_checkpointing=False, report_to=[], save_strategy="no",
+        gradient_checkpointing=False, report_to=[],
+        save_strategy="steps" if config.save_steps else "no", save_steps=config.save_steps,
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=config.max_steps < 20,  # no bar for a handful of steps
+        disable_tqdm=config.max_steps < 20 or config.live_plot,  # the plot shows progress
     )
 
 
-def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=None) -> TrainResult:
-    """Fine-tune ``model`` in place with TRL's ``SFTTrainer`` and return a ``TrainResult``.
+def callbacks(config: TrainConfig) -> list:
+    """The trainer callbacks a config asks for: early stopping, the live loss plot."""
+    from transformers import EarlyStoppingCallback
+
+    from sftlib.plots import live_loss_callback
+
+    found = []
+    if config.early_stopping_patience:
+        found.append(EarlyStoppingCallback(config.early_stopping_patience))
+    if config.live_plot:
+        found.append(live_loss_callback(config.max_steps))
+    return found
+
+
+def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=None,
+          resume_from_checkpoint: str | bool | None = None) -> TrainResult:
+    """Fine-tune ``model`` with TRL's ``SFTTrainer`` by ``config.method``; return a ``TrainResult``.
 
     Args:
-        config: the run's hyperparameters.
-        model: a causal LM (its weights are updated).
+        config: the run's method and hyperparameters.
+        model: a causal LM (its weights are updated; for LoRA and QLoRA it gets adapters, and
+            ``result.model`` is the peft model). Load a fresh one per run.
         tokenizer: its tokenizer; passed to TRL as ``processing_class``.
         train_dataset, eval_dataset: ``datasets.Dataset`` in any shape TRL accepts
             (``messages``, ``prompt``/``completion``, or ``text``).
+        resume_from_checkpoint: a checkpoint folder (or ``True`` for the latest in
+            ``config.output_dir``) to continue an interrupted run from.
 
     Returns:
         ``TrainResult`` with the trainer, ``log_history``, wall-clock seconds and trained tokens.
@@ -99,22 +181,30 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
         >>> result.final_loss < result.log_history[0]["loss"]
         True
     """
-    return train_with_args(sft_config(config, model.device), model, tokenizer, train_dataset,
-                           eval_dataset)
+    device = model.device
+    model = apply_method(model, config)
+    return train_with_args(sft_config(config, device), model, tokenizer, train_dataset,
+                           eval_dataset, callbacks(config), resume_from_checkpoint)
 
 
-def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None) -> TrainResult:
-    """Like ``train``, but with a ready ``trl.SFTConfig`` (for comparing against TRL's defaults).
+def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
+                    callbacks: list | None = None,
+                    resume_from_checkpoint: str | bool | None = None) -> TrainResult:
+    """Like ``train``, but with a ready ``trl.SFTConfig`` and the model as it is.
 
-    Set ``include_num_input_tokens_seen`` in ``args`` for ``TrainResult.train_tokens`` to count.
+    For comparing against TRL's defaults. Set ``include_num_input_tokens_seen`` in ``args`` for
+    ``TrainResult.train_tokens`` to count.
     """
     from trl import SFTTrainer
 
     trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
-                         eval_dataset=eval_dataset, processing_class=tokenizer)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
+                         eval_dataset=eval_dataset, processing_class=tokenizer,
+                         callbacks=callbacks)
+    with PeakMemory(model.device) as memory:
+        start = time.perf_counter()
+        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+        seconds = time.perf_counter() - start
     model.eval()
     return TrainResult(trainer, trainer.state.log_history, seconds,
-                       int(trainer.state.num_input_tokens_seen or 0))
+                       int(trainer.state.num_input_tokens_seen or 0), memory.peak_mb, memory.kind,
+                       count_parameters(model, trainable_only=True), count_parameters(model))

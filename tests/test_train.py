@@ -1,3 +1,4 @@
+import pytest
 import torch
 from datasets import Dataset
 
@@ -29,3 +30,57 @@ def test_train_lowers_the_loss_and_counts_tokens():
     assert result.train_tokens > 12 * 8 * 10 and result.tokens_per_second > 0
     assert not torch.equal(before, model.model.layers[0].self_attn.q_proj.weight)
     assert not model.training
+
+
+def _qa(n, split="train"):
+    records = read_jsonl(DATA_DIR / "qa" / f"{split}.jsonl")[:n]
+    return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
+
+
+def test_lora_run_changes_adapters_not_the_base_and_reports_its_columns(capsys):
+    model, tokenizer = load_model("tiny", device="cpu")
+    base = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    result = train(TrainConfig(method="lora", lr=2e-3, max_steps=6, batch_size=8, logging_steps=2,
+                               eval_steps=3, bf16=False, live_plot=True),
+                   model, tokenizer, _qa(48), _qa(16, "validation"))
+    assert torch.equal(base, model.model.layers[0].self_attn.q_proj.base_layer.weight)
+    lora_b = result.model.base_model.model.model.layers[0].self_attn.q_proj.lora_B.default.weight
+    assert lora_b.abs().sum() > 0  # starts at zero, so it moved
+    row = result.summary()
+    assert row["trainable params"] == result.trainable_params
+    assert result.total_params == 5_285_120 + result.trainable_params  # adapters add parameters
+    assert 0 < row["trainable %"] < 10 and row["s/step"] > 0 and row["val loss"] > 0
+    assert result.memory_kind == "process RSS" and result.steps == 6
+    printed = capsys.readouterr().out  # outside a notebook the live plot prints lines
+    assert "step 2/6: {'loss'" in printed and "'eval_loss'" in printed
+
+
+def test_early_stopping_stops_when_validation_loss_stops_falling():
+    model, tokenizer = load_model("tiny", device="cpu")
+    config = TrainConfig(lr=3e-3, max_steps=200, batch_size=8, eval_steps=2, logging_steps=2,
+                         early_stopping_patience=2, bf16=False)
+    result = train(config, model, tokenizer, _qa(16), _qa(32, "validation"))
+    evals = [h["eval_loss"] for h in result.log_history if "eval_loss" in h]
+    assert result.steps < 200
+    assert min(evals) < min(evals[-2:])  # the last two evaluations did not improve
+    with pytest.raises(ValueError, match="needs eval_steps"):
+        TrainConfig(early_stopping_patience=2)
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
+    from transformers import TrainerCallback
+
+    class StopAt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            control.should_training_stop = state.global_step == 4
+
+    config = TrainConfig(lr=3e-4, max_steps=8, batch_size=8, logging_steps=1, bf16=False,
+                         save_steps=4, output_dir=str(tmp_path))
+    data = _qa(64)
+    whole = train(config, load_model("tiny", device="cpu")[0], load_model("tiny")[1], data)
+    model, tokenizer = load_model("tiny", device="cpu")
+    from sftlib.train import sft_config, train_with_args
+    train_with_args(sft_config(config, "cpu"), model, tokenizer, data, callbacks=[StopAt()])
+    resumed = train(config, load_model("tiny", device="cpu")[0], tokenizer, data,
+                    resume_from_checkpoint=str(tmp_path / "checkpoint-4"))
+    assert resumed.final_loss == pytest.approx(whole.final_loss, abs=1e-5)

@@ -1,0 +1,194 @@
+"""What training costs: compute (FLOPs), memory measured while it runs, and memory estimated on paper.
+
+Memory is measured as CUDA's peak allocated bytes on a GPU and as the peak resident set size (RSS)
+of this process on a CPU, both relative to the moment measuring starts, so the figure is what the
+training added on top of what was already loaded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+
+MB = 2**20
+
+
+def training_flops(n_params: int, tokens: int) -> float:
+    """Approximate floating-point operations of training on ``tokens`` tokens: ``6 * N * D``.
+
+    Each token costs about ``2N`` FLOPs forward and ``4N`` backward (Kaplan et al., 2020,
+    arXiv:2001.08361). With loss masking the backward pass still runs through prompt tokens, so
+    ``tokens`` counts every non-padding input token, trained or not.
+    """
+    return 6.0 * n_params * tokens
+
+
+class PeakMemory:
+    """Context manager: the peak memory (MiB) the code inside it added on ``device``.
+
+    On CUDA it reads ``torch.cuda.max_memory_allocated``; elsewhere it samples this process's
+    resident set size every ``interval`` seconds in a background thread.
+
+    Example:
+        >>> with PeakMemory("cpu") as mem:  # doctest: +SKIP
+        ...     trainer.train()
+        >>> mem.peak_mb
+        183.2
+    """
+
+    def __init__(self, device: torch.device | str = "cpu", interval: float = 0.002):
+        self.device = torch.device(device)
+        self.interval = interval
+        self.peak_mb = 0.0
+        self.kind = "CUDA max allocated" if self.device.type == "cuda" else "process RSS"
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+            return self
+        import psutil
+
+        self._process = psutil.Process()
+        self._start = self._peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._peak = max(self._peak, self._process.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._stop.set()
+            self._thread.join()
+            peak = max(self._peak, self._process.memory_info().rss)
+        self.peak_mb = (peak - self._start) / MB
+
+
+@dataclass
+class MemoryEstimate:
+    """Training memory on paper, in MiB: what the weights, gradients, AdamW and activations take."""
+
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+
+    @property
+    def total(self) -> float:
+        """Sum of the four parts, MiB."""
+        return self.weights + self.gradients + self.optimizer + self.activations
+
+
+def estimate_training_memory(model, tokens: int, activation_bytes: int = 4) -> MemoryEstimate:
+    """Estimate the memory of one AdamW training step of ``model`` on a batch of ``tokens`` tokens.
+
+    - weights: the bytes the parameters and buffers occupy now (4-bit layers count as 4-bit);
+    - gradients: 4 bytes per trainable parameter; optimizer: 8 (AdamW's two float32 moments);
+    - activations: what backward needs, per token and per block from the lowest block that has a
+      trainable parameter upward (about ``6h + 4i`` values: attention and MLP inputs and outputs,
+      with ``h`` the hidden size and ``i`` the MLP size), plus the logits and their gradient
+      (``2V`` values per token). Frozen blocks below every trainable one store nothing.
+
+    Args:
+        model: a causal LM in the Llama layout, possibly wrapped by peft, with its trainable set.
+        tokens: tokens in one batch, padding included (``batch_size * padded_length``).
+        activation_bytes: 4 for float32 training, 2 under bf16 autocast.
+
+    Returns:
+        A ``MemoryEstimate`` in MiB. It leaves out temporary buffers and allocator overhead.
+    """
+    from sftlib.methods import decoder_layers
+
+    config = (model.get_base_model() if hasattr(model, "get_base_model") else model).config
+    layers = decoder_layers(model)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    weights += sum(b.numel() * b.element_size() for b in model.buffers())
+    first = next((i for i, block in enumerate(layers)
+                  if any(p.requires_grad for p in block.parameters())), len(layers))
+    per_token = (len(layers) - first) * (6 * config.hidden_size + 4 * config.intermediate_size)
+    per_token += 2 * config.vocab_size if trainable else 0
+    return MemoryEstimate(weights=weights / MB, gradients=4 * trainable / MB,
+                          optimizer=8 * trainable / MB,
+                          activations=tokens * per_token * activation_bytes / MB)
+
+
+def measure_training_memory(profile: str, config, examples: int = 64,
+                            device: str | None = None) -> dict[str, float]:
+    """Peak memory of a short training run of ``profile``, measured in a fresh Python process.
+
+    A process's allocator keeps and reuses memory that earlier runs freed, so runs measured one
+    after another in the same process would hide each other's peaks. The child process loads the
+    model (in 4 bits for ``qlora``), trains ``config.max_steps`` steps on ``examples`` QA
+    prompt/completion pairs, and reports the model's weights plus the peak that training added
+    (weights are paged in first: safetensors may leave them memory-mapped until first touched).
+
+    Returns:
+        MiB figures: ``measured`` (= ``measured weights``, the model's tensors, plus ``measured
+        training``, the peak the run added), and ``estimate`` with its four parts from
+        ``estimate_training_memory`` for the same model and batch; ``kind`` says what was read.
+    """
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+
+    args = json.dumps({"profile": profile, "config": dataclasses.asdict(config),
+                       "examples": examples, "device": device})
+    done = subprocess.run([sys.executable, "-m", "sftlib.cost", args], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory measurement of {profile} / {config.method} failed:\n"
+                           f"{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _measure_child(request: dict) -> dict:
+    """The child side of ``measure_training_memory``: load, train, report (run via ``-m``)."""
+    from datasets import Dataset
+
+    from sftlib import DATA_DIR
+    from sftlib.data import read_jsonl
+    from sftlib.models import load_model, pick_device
+    from sftlib.train import TrainConfig, train
+
+    config = TrainConfig(**request["config"])
+    device = pick_device(request["device"])
+    records = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[: request["examples"]]
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": " " + r["completion"]}
+                                 for r in records])
+    model, tokenizer = load_model(request["profile"], device=request["device"],
+                                  quantize="nf4" if config.method == "qlora" else None)
+    weights = model.get_memory_footprint() / MB
+    with torch.no_grad():  # page in weights that safetensors left memory-mapped on disk
+        for tensor in (*model.parameters(), *model.buffers()):
+            tensor.float().sum()
+    result = train(config, model, tokenizer, dataset)
+    longest = max(len(tokenizer(r["prompt"] + " " + r["completion"]).input_ids) + 1
+                  for r in records)
+    estimate = estimate_training_memory(result.model, config.batch_size * longest,
+                                        2 if result.trainer.args.bf16 else 4)
+    return {"measured": weights + result.peak_memory_mb, "measured weights": weights,
+            "measured training": result.peak_memory_mb, "kind": result.memory_kind,
+            "estimate": estimate.total,
+            **{f"estimate {k}": v for k, v in dataclasses.asdict(estimate).items()}}
+
+
+if __name__ == "__main__":
+    import dataclasses
+    import json
+    import sys
+
+    print(json.dumps(_measure_child(json.loads(sys.argv[1]))))

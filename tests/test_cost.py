@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from sftlib.cost import (PeakMemory, estimate_training_memory, measure_training_memory,
+                         training_flops)
+from sftlib.methods import apply_method
+from sftlib.models import load_model
+from sftlib.train import TrainConfig
+
+
+def test_training_flops_is_six_n_d():
+    assert training_flops(1_000, 10) == 60_000
+
+
+def test_peak_memory_sees_a_temporary_allocation_on_cpu():
+    with PeakMemory("cpu") as mem:
+        block = torch.ones(64 * 2**20 // 4)  # 64 MiB, written so its pages are resident
+        del block
+    assert 48 < mem.peak_mb < 200 and mem.kind == "process RSS"
+
+
+def test_estimate_by_method_follows_what_is_trained():
+    tokens = 16 * 40
+    full = estimate_training_memory(load_model("tiny", device="cpu")[0], tokens)
+    n = 5_285_120
+    assert full.weights == pytest.approx(4 * n / 2**20, rel=0.01)
+    assert full.gradients == pytest.approx(4 * n / 2**20) and full.optimizer == 2 * full.gradients
+    frozen_all = apply_method(load_model("tiny", device="cpu")[0],
+                              TrainConfig(method="frozen", freeze_layers=6))
+    frozen = estimate_training_memory(frozen_all, tokens)
+    assert frozen.activations < full.activations / 5 and 0 < frozen.gradients < full.gradients / 100
+    lora = estimate_training_memory(apply_method(load_model("tiny", device="cpu")[0],
+                                                 TrainConfig(method="lora")), tokens)
+    assert lora.activations == full.activations and lora.optimizer < full.optimizer / 10
+    qlora = estimate_training_memory(apply_method(load_model("tiny", device="cpu", quantize="nf4")[0],
+                                                  TrainConfig(method="qlora")), tokens)
+    assert qlora.weights < lora.weights / 3
+    assert estimate_training_memory(load_model("tiny", device="cpu")[0], 2 * tokens).activations == (
+        pytest.approx(2 * full.activations))
+
+
+def test_measure_training_memory_runs_in_a_child_process():
+    config = TrainConfig(method="lora", max_steps=2, batch_size=4, bf16=False, logging_steps=1,
+                         assistant_only_loss=False, completion_only_loss=True)
+    found = measure_training_memory("tiny", config, examples=8)
+    assert found["measured weights"] == pytest.approx(found["estimate weights"], rel=0.1)
+    assert found["measured"] > found["measured weights"] > 0 and found["kind"] == "process RSS"
+    with pytest.raises(RuntimeError, match="no-such-profile"):
+        measure_training_memory("no-such-profile", config, examples=8)
