@@ -204,6 +204,11 @@ def load_model(profile: str | None = None, device: str | None = None,
     if quantize is not None:
         extra = {"quantization_config": _bnb_config(quantize, pick_dtype(dev, dtype)),
                  "device_map": {"": dev}}
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    if prof.source == "embedded":
+        hf_logging.disable_progress_bar()  # loading 5 MB from disk needs no progress bar
     try:
         model = AutoModelForCausalLM.from_pretrained(
             model_path(profile), dtype=pick_dtype(dev, dtype), use_safetensors=True,
@@ -211,6 +216,9 @@ def load_model(profile: str | None = None, device: str | None = None,
         )
     except OSError as err:
         raise _hub_error(prof, err) from err
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if quantize is None:
         model = model.to(dev)
     return model.eval(), tokenizer

@@ -9,6 +9,7 @@ peak memory and the trainable parameter count, the columns of the course's compa
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ class TrainConfig:
     lr_scheduler_type: str = "linear"
     packing: bool = field(default=False, metadata={"help": "pack examples into max_length rows"})
     padding_free: bool = field(default=False, metadata={"help": "flatten the batch, no padding"})
-    assistant_only_loss: bool = field(default=True, metadata={"help": "chat data: train answers"})
+    assistant_only_loss: bool = field(default=True, metadata={
+        "help": "chat (messages) data: train the answers only; other shapes use completion_only_loss"})
     completion_only_loss: bool | None = field(default=None, metadata={"help": "prompt/completion"})
     eval_steps: int | None = field(default=None, metadata={"help": "evaluate every N steps"})
     early_stopping_patience: int | None = field(
@@ -99,8 +101,9 @@ class TrainResult:
 
     @property
     def final_loss(self) -> float:
-        """Last logged training loss (nats per trained token)."""
-        return [h["loss"] for h in self.log_history if "loss" in h][-1]
+        """Last logged training loss (nats per trained token); NaN if no step was logged."""
+        losses = [h["loss"] for h in self.log_history if "loss" in h]
+        return losses[-1] if losses else float("nan")
 
     @property
     def final_eval_loss(self) -> float:
@@ -135,14 +138,23 @@ def sft_config(config: TrainConfig, device=None):
         padding_free=config.padding_free, assistant_only_loss=config.assistant_only_loss,
         completion_only_loss=config.completion_only_loss,
         eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps,
-        metric_for_best_model="eval_loss" if config.early_stopping_patience else None,
         logging_steps=config.logging_steps, seed=config.seed, data_seed=config.seed,
         bf16=bf16, use_cpu=device.type == "cpu", dataloader_pin_memory=False,
-        gradient_checkpointing=False, report_to=[],
-        save_strategy="steps" if config.save_steps else "no", save_steps=config.save_steps,
+        activation_checkpointing=False, report_to=[], **_save_settings(config),
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=config.max_steps < 20 or config.live_plot,  # the plot shows progress
     )
+
+
+def _save_settings(config: TrainConfig) -> dict:
+    """Checkpointing: every ``save_steps``; with early stopping, the best model is kept and loaded."""
+    settings = {"save_strategy": "steps" if config.save_steps else "no",
+                "save_steps": config.save_steps}
+    if config.early_stopping_patience:
+        settings = {"save_strategy": "steps", "save_steps": config.save_steps or config.eval_steps,
+                    "save_only_model": not config.save_steps, "save_total_limit": 1,
+                    "load_best_model_at_end": True, "metric_for_best_model": "eval_loss"}
+    return settings
 
 
 def callbacks(config: TrainConfig) -> list:
@@ -160,7 +172,8 @@ def callbacks(config: TrainConfig) -> list:
 
 
 def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=None,
-          resume_from_checkpoint: str | bool | None = None) -> TrainResult:
+          resume_from_checkpoint: str | bool | None = None,
+          extra_callbacks: list | tuple = ()) -> TrainResult:
     """Fine-tune ``model`` with TRL's ``SFTTrainer`` by ``config.method``; return a ``TrainResult``.
 
     Args:
@@ -172,6 +185,7 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
             (``messages``, ``prompt``/``completion``, or ``text``).
         resume_from_checkpoint: a checkpoint folder (or ``True`` for the latest in
             ``config.output_dir``) to continue an interrupted run from.
+        extra_callbacks: more ``TrainerCallback`` objects, after the config's own.
 
     Returns:
         ``TrainResult`` with the trainer, ``log_history``, wall-clock seconds and trained tokens.
@@ -181,10 +195,16 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
         >>> result.final_loss < result.log_history[0]["loss"]
         True
     """
+    from transformers import set_seed
+
     device = model.device
+    if "messages" not in train_dataset.column_names:  # the option exists for chat data only
+        config = dataclasses.replace(config, assistant_only_loss=False)
+    set_seed(config.seed)  # LoRA's random A matrices are drawn here, before the trainer seeds
     model = apply_method(model, config)
     return train_with_args(sft_config(config, device), model, tokenizer, train_dataset,
-                           eval_dataset, callbacks(config), resume_from_checkpoint)
+                           eval_dataset, callbacks(config) + list(extra_callbacks),
+                           resume_from_checkpoint)
 
 
 def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
@@ -195,15 +215,27 @@ def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
     For comparing against TRL's defaults. Set ``include_num_input_tokens_seen`` in ``args`` for
     ``TrainResult.train_tokens`` to count.
     """
+    import datasets
+    from transformers import PrinterCallback
     from trl import SFTTrainer
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
-                         eval_dataset=eval_dataset, processing_class=tokenizer,
-                         callbacks=callbacks)
+    quiet = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()  # TRL's tokenising passes take a second; no bars for them
+    try:
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
+                             eval_dataset=eval_dataset, processing_class=tokenizer,
+                             callbacks=callbacks)
+    finally:
+        if not quiet:
+            datasets.enable_progress_bars()
+    trainer.remove_callback(PrinterCallback)  # with the bar off, logs go to the live plot or nowhere
     with PeakMemory(model.device) as memory:
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         seconds = time.perf_counter() - start
+    # With bf16, accelerate wrapped the model's forward in autocast; unwrap it so the trained model
+    # computes in its own dtype, as it will after save_pretrained and a reload.
+    trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     model.eval()
     return TrainResult(trainer, trainer.state.log_history, seconds,
                        int(trainer.state.num_input_tokens_seen or 0), memory.peak_mb, memory.kind,

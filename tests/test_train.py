@@ -84,3 +84,13 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     resumed = train(config, load_model("tiny", device="cpu")[0], tokenizer, data,
                     resume_from_checkpoint=str(tmp_path / "checkpoint-4"))
     assert resumed.final_loss == pytest.approx(whole.final_loss, abs=1e-5)
+
+
+def test_trained_model_computes_like_its_saved_copy_after_bf16_training(tmp_path):
+    model, tokenizer = load_model("tiny", device="cpu")
+    result = train(TrainConfig(max_steps=3, batch_size=8, bf16=True), model, tokenizer, _qa(24))
+    result.trainer.save_model(tmp_path)
+    reloaded, _ = load_model(str(tmp_path), device="cpu")
+    batch = tokenizer(["Olga Brandt was born in"], return_tensors="pt")
+    with torch.no_grad():  # no bf16 autocast left on the trained model's forward
+        assert torch.equal(model(**batch).logits, reloaded(**batch).logits)
