@@ -1,0 +1,187 @@
+"""Catastrophic forgetting: what a fine-tuned model still knows, and runs that trade learning for it.
+
+The base model's knowledge is measured three ways (``knowledge``): sentence probes about people and
+about countries, and perplexity on held-out pretraining-style text. Learning is the accuracy on the
+new task. ``Experiment`` runs one configuration (optionally over several seeds) and keeps the
+result in memory, so several notebook cells can share a run without training it twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sftlib import DATA_DIR
+from sftlib.data import read_jsonl
+from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy
+from sftlib.train import TrainConfig, train
+
+
+@dataclass
+class KnowledgeSet:
+    """What the base model knew before SFT: probe records and held-out documents."""
+
+    people: list[dict]
+    countries: list[dict]
+    texts: list[str]
+
+    @classmethod
+    def load(cls, people: int = 120, countries: int = 67, texts: int = 32) -> KnowledgeSet:
+        """Evenly spaced subsets of ``data/probes`` and ``data/tiny/heldout.jsonl`` (sizes given)."""
+        def spaced(rows: list, n: int) -> list:
+            return rows[:: max(1, len(rows) // n)][:n]
+
+        return cls(spaced(read_jsonl(DATA_DIR / "probes" / "people.jsonl"), people),
+                   spaced(read_jsonl(DATA_DIR / "probes" / "countries.jsonl"), countries),
+                   [r["text"] for r in spaced(read_jsonl(DATA_DIR / "tiny" / "heldout.jsonl"), texts)])
+
+
+def knowledge(model, tokenizer, known: KnowledgeSet) -> dict[str, float]:
+    """``people`` and ``countries`` probe accuracy (0..1) and held-out ``perplexity`` (>= 1)."""
+    return {"people": probe_accuracy(model, tokenizer, known.people),
+            "countries": probe_accuracy(model, tokenizer, known.countries),
+            "perplexity": perplexity(model, tokenizer, known.texts)}
+
+
+def label_accuracy(model, tokenizer, records: list[dict], max_new_tokens: int = 4) -> float:
+    """Share of triage records whose answer starts with the right label, ``urgent`` or ``not urgent``.
+
+    Each record (Alpaca shape with ``label``) is asked as a chat; the label is the answer's text
+    before the first ``:``.
+    """
+    prompts = [chat_prompt(tokenizer, f"{r['instruction']}\n\n{r['input']}") for r in records]
+    outs = completions(model, tokenizer, prompts, max_new_tokens, add_special_tokens=False)
+    return sum(o.text.split(":")[0].strip() == r["label"] for o, r in zip(outs, records)) / len(records)
+
+
+def as_text_pair(messages: list[dict], tokenizer) -> dict[str, str]:
+    """A one-turn chat as a plain-text ``prompt``/``completion`` pair, as the chat template renders it.
+
+    The prompt loses its leading BOS (the tokenizer adds it again) and the completion its trailing
+    EOS (TRL adds it again), so TRL trains exactly the tokens ``assistant_only_loss`` would.
+    Plain-text pairs can share a dataset with replayed documents (``with_replay``).
+    """
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    if not full.startswith(prompt) or not full.endswith(tokenizer.eos_token):
+        raise ValueError("as_text_pair: the template does not render the prompt as a prefix of the "
+                         "conversation followed by an EOS-terminated answer")
+    return {"prompt": prompt.removeprefix(tokenizer.bos_token),
+            "completion": full[len(prompt): -len(tokenizer.eos_token)]}
+
+
+def with_replay(pairs: list[dict[str, str]], documents: list[str], share: float,
+                seed: int = 0) -> list[dict[str, str]]:
+    """Mix pretraining-style ``documents`` into SFT ``pairs`` so they make ``share`` of the rows.
+
+    Replayed documents have an empty prompt, so every token of theirs is trained (as in
+    pretraining). Documents are drawn without replacement; raises if there are too few.
+    """
+    if not 0 <= share < 1:
+        raise ValueError(f"with_replay: share must be in [0, 1), got {share}")
+    needed = round(len(pairs) * share / (1 - share))
+    if needed > len(documents):
+        raise ValueError(f"with_replay: share {share} needs {needed} documents, got {len(documents)}")
+    rng = random.Random(seed)
+    rows = pairs + [{"prompt": "", "completion": d} for d in rng.sample(documents, needed)]
+    rng.shuffle(rows)
+    return rows
+
+
+def pull_to_base_callback(strength: float):
+    """A ``TrainerCallback`` that pulls trainable weights toward their values at the start.
+
+    After each optimizer step every trainable weight moves by ``lr * strength * (w0 - w)``: weight
+    decay toward the base model instead of toward zero (in the spirit of L2-SP, Li et al., 2018,
+    arXiv:1802.01483). ``strength`` 0 changes nothing; larger values keep the model closer to base.
+    """
+    import torch
+    from transformers import TrainerCallback
+
+    class PullToBase(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            self.start = [(p, p.detach().clone()) for p in model.parameters() if p.requires_grad]
+
+        def on_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+            lr = optimizer.param_groups[0]["lr"]
+            with torch.no_grad():
+                for param, start in self.start:
+                    param.add_(start - param, alpha=lr * strength)
+
+    return PullToBase()
+
+
+@dataclass
+class Experiment:
+    """Train configurations on one task and score learning and knowledge, each run once per seed.
+
+    Args:
+        load: returns a fresh ``(model, tokenizer)`` for a config (a 4-bit one for QLoRA).
+        train_data: the task's ``datasets.Dataset`` (or a callable ``seed -> Dataset``).
+        learned: scores the task on a trained model, 0..1.
+        known: the base model's knowledge to check.
+    """
+
+    load: Callable
+    train_data: object
+    learned: Callable
+    known: KnowledgeSet
+    results: dict = field(default_factory=dict)
+
+    def run(self, config: TrainConfig, pull_to_base: float = 0.0) -> dict[str, float]:
+        """Train ``config`` once (cached by its fields) and score it.
+
+        ``pull_to_base`` > 0 adds ``pull_to_base_callback(pull_to_base)`` to the run.
+
+        Returns:
+            ``learned`` (task score), ``people``, ``countries``, ``perplexity`` (see ``knowledge``),
+            ``train loss`` and ``seconds`` (training wall-clock time).
+        """
+        key = (repr(config), pull_to_base)
+        if key not in self.results:
+            model, tokenizer = self.load(config)
+            data = self.train_data(config.seed) if callable(self.train_data) else self.train_data
+            extra = [pull_to_base_callback(pull_to_base)] if pull_to_base else []
+            result = train(config, model, tokenizer, data, extra_callbacks=extra)
+            self.results[key] = {"learned": self.learned(result.model),
+                                 **knowledge(result.model, tokenizer, self.known),
+                                 "train loss": result.final_loss, "seconds": result.seconds}
+        return self.results[key]
+
+    def over_seeds(self, config: TrainConfig, seeds: tuple[int, ...] = (0, 1),
+                   pull_to_base: float = 0.0) -> dict[str, float]:
+        """Mean of ``run`` over ``seeds``, plus ``<metric> min``/``max`` for the scores."""
+        runs = [self.run(dataclasses.replace(config, seed=s), pull_to_base) for s in seeds]
+        summary = {k: statistics.fmean(r[k] for r in runs) for k in runs[0]}
+        for k in ("learned", "people", "countries"):
+            summary[f"{k} min"] = min(r[k] for r in runs)
+            summary[f"{k} max"] = max(r[k] for r in runs)
+        return summary
+
+
+def knowledge_tracker(tokenizer, known: KnowledgeSet, every: int):
+    """A ``TrainerCallback`` that scores ``knowledge`` every ``every`` steps (and at step 0).
+
+    Its ``history`` is a list of ``{"step", "people", "countries", "perplexity"}``.
+    """
+    from transformers import TrainerCallback
+
+    class KnowledgeTracker(TrainerCallback):
+        def __init__(self):
+            self.history: list[dict] = []
+
+        def _score(self, step: int, model) -> None:
+            self.history.append({"step": step, **knowledge(model, tokenizer, known)})
+            model.train()
+
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            self._score(0, model)
+
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % every == 0:
+                self._score(state.global_step, model)
+
+    return KnowledgeTracker()

@@ -1,0 +1,90 @@
+import pytest
+import torch
+from datasets import Dataset
+
+from sftlib import DATA_DIR
+from sftlib.data import read_jsonl, to_messages
+from sftlib.forgetting import (Experiment, KnowledgeSet, as_text_pair, knowledge,
+                               knowledge_tracker, label_accuracy, pull_to_base_callback,
+                               with_replay)
+from sftlib.models import load_model
+from sftlib.templates import tokenize_chat
+from sftlib.train import TrainConfig, train
+
+
+def _pairs(tokenizer, n=32):
+    records = read_jsonl(DATA_DIR / "triage" / "train.jsonl")[:n]
+    return [as_text_pair(to_messages(r)["messages"], tokenizer) for r in records]
+
+
+def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny):
+    from trl import SFTTrainer
+    from sftlib.train import sft_config
+
+    model, tokenizer = tiny
+    records = read_jsonl(DATA_DIR / "triage" / "train.jsonl")[:20]
+    pairs = [as_text_pair(to_messages(r)["messages"], tokenizer) for r in records]
+    args = sft_config(TrainConfig(max_steps=1, assistant_only_loss=False, completion_only_loss=True), "cpu")
+    prepared = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs),
+                          processing_class=tokenizer).train_dataset
+    for record, row in zip(records, prepared):
+        chat = tokenize_chat(to_messages(record)["messages"], tokenizer)
+        assert row["input_ids"] == chat["input_ids"] and row["labels"] == chat["labels"]
+
+
+def test_with_replay_mixes_the_asked_share_and_refuses_impossible_mixes(tiny):
+    pairs = _pairs(tiny[1], 30)
+    docs = [f"document {i}" for i in range(20)]
+    mixed = with_replay(pairs, docs, 0.25, seed=1)
+    replayed = [r for r in mixed if r["prompt"] == ""]
+    assert len(mixed) == 40 and len(replayed) == 10 and all(r["completion"] in docs for r in replayed)
+    assert with_replay(pairs, docs, 0.25, seed=1) == mixed and with_replay(pairs, docs, 0.0) != []
+    with pytest.raises(ValueError, match="needs 30 documents"):
+        with_replay(pairs, docs, 0.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        with_replay(pairs, docs, 1.0)
+
+
+def test_knowledge_and_labels_are_scored_on_the_base_model(tiny):
+    model, tokenizer = tiny
+    known = KnowledgeSet.load(people=30, countries=20, texts=8)
+    assert (len(known.people), len(known.countries), len(known.texts)) == (30, 20, 8)
+    scores = knowledge(model, tokenizer, known)
+    assert scores["people"] > 0.9 and scores["countries"] > 0.9 and 1 < scores["perplexity"] < 3
+    tickets = read_jsonl(DATA_DIR / "triage" / "test.jsonl")[:16]
+    assert 0 <= label_accuracy(model, tokenizer, tickets) <= 1
+
+
+def _distance_from_base(strength):
+    model, tokenizer = load_model("tiny", device="cpu")
+    base = [p.detach().clone() for p in model.parameters()]
+    extra = [pull_to_base_callback(strength)] if strength else []
+    train(TrainConfig(lr=1e-3, max_steps=6, batch_size=8, bf16=False), model, tokenizer,
+          Dataset.from_list(_pairs(tokenizer)), extra_callbacks=extra)
+    return sum((p - b).norm() ** 2 for p, b in zip(model.parameters(), base)).sqrt().item()
+
+
+def test_pull_to_base_keeps_weights_closer_to_the_base_model():
+    assert _distance_from_base(300.0) < 0.8 * _distance_from_base(0.0)
+
+
+def test_experiment_trains_each_config_once_and_tracker_scores_during_training():
+    loads = []
+
+    def load(config):
+        loads.append(config.seed)
+        return load_model("tiny", device="cpu")
+
+    tokenizer = load_model("tiny")[1]
+    known = KnowledgeSet.load(people=10, countries=10, texts=4)
+    experiment = Experiment(load, Dataset.from_list(_pairs(tokenizer)), lambda m: 0.5, known)
+    config = TrainConfig(lr=3e-4, max_steps=4, batch_size=8, logging_steps=2, bf16=False)
+    first = experiment.over_seeds(config, seeds=(0, 1))
+    again = experiment.over_seeds(config, seeds=(0, 1))
+    assert first == again and loads == [0, 1]
+    assert first["learned"] == 0.5 and first["people min"] <= first["people"] <= first["people max"]
+
+    tracker = knowledge_tracker(tokenizer, known, every=2)
+    model, _ = load_model("tiny", device="cpu")
+    train(config, model, tokenizer, Dataset.from_list(_pairs(tokenizer)), extra_callbacks=[tracker])
+    assert [h["step"] for h in tracker.history] == [0, 2, 4]
