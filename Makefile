@@ -14,7 +14,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter/runtime
 export IPYTHONDIR          := $(CURDIR)/.cache/ipython
 
-.PHONY: setup lab test data model clean
+.PHONY: setup lab test runtime data model clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ lab: setup
 test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg \
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q --durations=10
+
+# Minutes per notebook, executed headless (the README's course map): about 10 minutes on 2 cores.
+runtime: setup
+	$(PY) benchmarks/course_runtime.py
 
 # Rebuild the shipped data: the SFT datasets (seconds) and the tiny model (about 35 minutes).
 data: setup
