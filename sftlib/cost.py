@@ -30,7 +30,8 @@ class PeakMemory:
     """Context manager: the peak memory (MiB) the code inside it added on ``device``.
 
     On CUDA it reads ``torch.cuda.max_memory_allocated``; elsewhere it samples this process's
-    resident set size every ``interval`` seconds in a background thread.
+    resident set size every ``interval`` seconds in a background thread, so a peak that lasts
+    less than ``interval`` can be missed (a training step's tensors live far longer).
 
     Example:
         >>> with PeakMemory("cpu") as mem:  # doctest: +SKIP
