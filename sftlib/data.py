@@ -15,16 +15,18 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sftlib import DATA_DIR
 from sftlib.schemas import (SCHEMAS, SIGNATURES, DataFormatError, PathLike, detect_schema, json_type,
                             record_problems, validate_record)
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
-__all__ = ["SPLITS", "DataFormatError", "detect_schema", "load_sft_dataset", "read_jsonl", "to_alpaca",
-           "to_messages", "to_prompt_completion", "validate_record", "write_jsonl"]
+__all__ = ["SPLITS", "DataFormatError", "QATask", "detect_schema", "load_sft_dataset", "qa_task",
+           "read_jsonl", "to_alpaca", "to_messages", "to_prompt_completion", "validate_record",
+           "write_jsonl"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -375,3 +377,33 @@ def to_alpaca(record: Mapping, schema: str | None = None) -> dict:
                              "to_prompt_completion")
         shape = {"instruction": msgs[0]["content"], "input": "", "output": msgs[1]["content"]}
     return {**shape, **_metadata(record, schema)}
+
+
+class QATask(NamedTuple):
+    """The training lessons' shared task: questions about people, as chat (``qa_task``)."""
+
+    train: Dataset
+    validation: Dataset
+    val_questions: list[dict]
+    test_questions: list[dict]
+
+
+def qa_task() -> QATask:
+    """``data/qa`` as lessons 03-06 use it, the same in every lesson so their numbers compare.
+
+    Returns:
+        ``train``: all 4,500 training records as ``messages``; ``validation``: every 7th
+        validation record as ``messages`` (129, for the validation loss); ``val_questions``: every
+        6th validation record (150, for accuracy while choosing); ``test_questions``: every 12th
+        test record (300, scored once at the end). Validation and test people never appear in train.
+    """
+    from datasets import Dataset
+
+    def split(name: str, step: int = 1) -> list[dict]:
+        return read_jsonl(DATA_DIR / "qa" / f"{name}.jsonl")[::step]
+
+    def chats(records: list[dict]) -> Dataset:
+        return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
+
+    return QATask(chats(split("train")), chats(split("validation", 7)), split("validation", 6),
+                  split("test", 12))

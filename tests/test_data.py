@@ -279,3 +279,15 @@ def test_to_alpaca():
     assert to_alpaca(ALPACA) == ALPACA
     with pytest.raises(ValueError, match="roles \\['system', 'user', 'assistant', 'user', 'assistant'\\]"):
         to_alpaca(CHAT)
+
+
+def test_qa_task_gives_the_training_lessons_their_splits_without_shared_people():
+    from sftlib.data import qa_task
+
+    task = qa_task()
+    assert (len(task.train), len(task.validation), len(task.val_questions),
+            len(task.test_questions)) == (4500, 129, 150, 300)
+    assert task.train.column_names == ["messages"]
+    assert [m["role"] for m in task.train[0]["messages"]] == ["user", "assistant"]
+    trained = {r["entity"] for r in read_jsonl(DATA_DIR / "qa" / "train.jsonl")}
+    assert not trained & {r["entity"] for r in task.val_questions + task.test_questions}
