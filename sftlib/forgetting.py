@@ -123,12 +123,14 @@ class Experiment:
         train_data: the task's ``datasets.Dataset`` (or a callable ``seed -> Dataset``).
         learned: scores the task on a trained model, 0..1.
         known: the base model's knowledge to check.
+        scores: more ``model -> float`` scores, added to each result under their names.
     """
 
     load: Callable
     train_data: object
     learned: Callable
     known: KnowledgeSet
+    scores: dict[str, Callable] = field(default_factory=dict)
     results: dict = field(default_factory=dict)
 
     def run(self, config: TrainConfig, pull_to_base: float = 0.0) -> dict[str, float]:
@@ -138,7 +140,7 @@ class Experiment:
 
         Returns:
             ``learned`` (task score), ``people``, ``countries``, ``perplexity`` (see ``knowledge``),
-            ``train loss`` and ``seconds`` (training wall-clock time).
+            one entry per ``scores``, ``train loss`` and ``seconds`` (training wall-clock time).
         """
         key = (repr(config), pull_to_base)
         if key not in self.results:
@@ -148,6 +150,7 @@ class Experiment:
             result = train(config, model, tokenizer, data, extra_callbacks=extra)
             self.results[key] = {"learned": self.learned(result.model),
                                  **knowledge(result.model, tokenizer, self.known),
+                                 **{name: score(result.model) for name, score in self.scores.items()},
                                  "train loss": result.final_loss, "seconds": result.seconds}
         return self.results[key]
 

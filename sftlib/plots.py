@@ -71,3 +71,29 @@ def live_loss_callback(max_steps: int):
             plt.close(fig)
 
     return LiveLossPlot()
+
+
+def plot_trade_off(table, x: str = "learned", y: str = "people", ax=None, title: str = ""):
+    """Scatter one point per row of ``table`` (a pandas DataFrame), labelled by its index.
+
+    Where ``table`` has ``"<x> min"``/``"<x> max"`` (and the same for ``y``) columns, as
+    ``Experiment.over_seeds`` returns, the spread over seeds is drawn as error bars. Both axes are
+    shares in [0, 1].
+
+    Returns:
+        The matplotlib axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+
+    def spread(col: str):
+        if {f"{col} min", f"{col} max"} <= set(table.columns):
+            return [table[col] - table[f"{col} min"], table[f"{col} max"] - table[col]]
+        return None
+
+    ax.errorbar(table[x], table[y], xerr=spread(x), yerr=spread(y), fmt="o", capsize=3)
+    for name, row in table.iterrows():
+        ax.annotate(str(name), (row[x], row[y]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set(xlabel=x, ylabel=y, xlim=(-0.03, 1.03), ylim=(-0.03, 1.03), title=title)
+    ax.grid(alpha=0.3)
+    return ax

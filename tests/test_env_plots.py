@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import pytest
 
 from sftlib.env import environment_report, versions
-from sftlib.plots import plot_log_history
+from sftlib.plots import plot_log_history, plot_trade_off
 
 
 def test_versions_names_installed_and_missing_packages():
@@ -26,3 +26,16 @@ def test_plot_log_history_draws_train_and_validation():
     assert list(ax.lines[0].get_ydata()) == [3.0, 2.0]
     with pytest.raises(ValueError, match="no 'loss'"):
         plot_log_history([{"step": 1, "grad_norm": 1.0}])
+
+
+def test_plot_trade_off_labels_each_row_and_draws_seed_spread():
+    import pandas as pd
+
+    table = pd.DataFrame({"learned": [0.2, 0.6], "learned min": [0.1, 0.5], "learned max": [0.3, 0.7],
+                          "people": [1.0, 0.4]}, index=["lora", "full"])
+    ax = plot_trade_off(table)
+    assert [t.get_text() for t in ax.texts] == ["lora", "full"]
+    (bars,) = ax.containers
+    assert bars.has_xerr and not bars.has_yerr
+    left_caps, right_caps = (cap.get_xdata() for cap in bars.lines[1])  # one cap line per side
+    assert list(left_caps) == pytest.approx([0.1, 0.5]) and list(right_caps) == pytest.approx([0.3, 0.7])

@@ -77,12 +77,14 @@ def test_experiment_trains_each_config_once_and_tracker_scores_during_training()
 
     tokenizer = load_model("tiny")[1]
     known = KnowledgeSet.load(people=10, countries=10, texts=4)
-    experiment = Experiment(load, Dataset.from_list(_pairs(tokenizer)), lambda m: 0.5, known)
+    experiment = Experiment(load, Dataset.from_list(_pairs(tokenizer)), lambda m: 0.5, known,
+                            scores={"layers": lambda m: len(m.model.layers)})
     config = TrainConfig(lr=3e-4, max_steps=4, batch_size=8, logging_steps=2, bf16=False)
     first = experiment.over_seeds(config, seeds=(0, 1))
     again = experiment.over_seeds(config, seeds=(0, 1))
     assert first == again and loads == [0, 1]
     assert first["learned"] == 0.5 and first["people min"] <= first["people"] <= first["people max"]
+    assert first["layers"] == len(load_model("tiny")[0].model.layers)
 
     tracker = knowledge_tracker(tokenizer, known, every=2)
     model, _ = load_model("tiny", device="cpu")
