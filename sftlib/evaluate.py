@@ -1,9 +1,11 @@
-"""Scoring a causal language model: perplexity on text and accuracy on knowledge probes."""
+"""Scoring a causal language model: perplexity, generated answers (greedy or sampled), option
+log-likelihoods for multiple-choice benchmarks, and the course's offline ``evaluate`` metrics."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -43,9 +45,26 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
     return math.exp(total_nll / total_tokens)
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Sampled decoding for ``completions``: ``temperature`` (> 0) and nucleus ``top_p`` (0..1].
+
+    ``seed`` seeds torch before generating, so a sampled metric is reproducible and its spread
+    over seeds can be measured. Without a ``Sampling``, decoding is greedy.
+    """
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"Sampling: need temperature > 0 and 0 < top_p <= 1, got {self}")
+
+
 @dataclass
 class Completion:
-    """One greedy continuation: its text, how many tokens were generated, whether EOS ended it."""
+    """One continuation: its text, how many tokens were generated, whether EOS ended it."""
 
     text: str
     num_tokens: int
@@ -54,31 +73,42 @@ class Completion:
 
 @torch.no_grad()
 def completions(model, tokenizer, prompts: list[str], max_new_tokens: int = 8,
-                batch_size: int = 32, add_special_tokens: bool = True) -> list[Completion]:
-    """Greedy continuations of ``prompts`` with their lengths and stop flags.
+                batch_size: int = 32, add_special_tokens: bool = True,
+                sampling: Sampling | None = None, stop_at_eos: bool = True) -> list[Completion]:
+    """Continuations of ``prompts`` (greedy unless ``sampling``) with their lengths and stop flags.
 
     Args:
         prompts: plain text; BOS is added unless ``add_special_tokens=False`` (use that for text
             rendered by a chat template, which already starts with BOS).
         max_new_tokens: at most this many tokens per continuation.
         batch_size: prompts per ``generate`` call (left-padded).
+        sampling: sample with these settings instead of taking the most likely token.
+        stop_at_eos: end a continuation at EOS; False generates all ``max_new_tokens`` and keeps
+            the text after EOS too (what a server without a stop token returns).
 
     Returns:
         One ``Completion`` per prompt; ``text`` excludes the prompt and special tokens,
-        ``num_tokens`` counts generated tokens up to and including EOS.
+        ``num_tokens`` counts generated tokens up to and including EOS (all of them when
+        ``stop_at_eos`` is False); ``stopped`` says whether EOS was generated.
     """
     model.eval()
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
+    decoding = {"do_sample": False}
+    if sampling is not None:
+        torch.manual_seed(sampling.seed)
+        decoding = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p,
+                    "top_k": None}
     results: list[Completion] = []
     for i in tqdm(range(0, len(prompts), batch_size), desc="generate", leave=False,
                   disable=len(prompts) <= 4 * batch_size):
         enc = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True,
                         padding_side="left", add_special_tokens=add_special_tokens).to(device)
-        gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=eos, pad_token_id=tokenizer.pad_token_id)
+        gen = model.generate(**enc, max_new_tokens=max_new_tokens, **decoding,
+                             eos_token_id=eos if stop_at_eos else None,
+                             pad_token_id=tokenizer.pad_token_id)
         for row in gen[:, enc.input_ids.shape[1] :].tolist():
-            n = row.index(eos) + 1 if eos in row else len(row)
+            n = row.index(eos) + 1 if eos in row and stop_at_eos else len(row)
             results.append(Completion(tokenizer.decode(row[:n], skip_special_tokens=True), n,
                                       eos in row))
     return results
@@ -115,7 +145,8 @@ def chat_prompt(tokenizer, question: str) -> str:
 
 
 def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
-                  max_new_tokens: int = 16, add_special_tokens: bool = False) -> dict:
+                  max_new_tokens: int = 16, add_special_tokens: bool = False,
+                  sampling: Sampling | None = None, stop_at_eos: bool = True) -> dict:
     """Ask each record's ``prompt`` and check the greedy answer against its ``completion``.
 
     Args:
@@ -123,18 +154,190 @@ def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
         render: turns a question into model input text; default: ``chat_prompt`` (the template
             already starts with BOS, hence ``add_special_tokens=False``).
         max_new_tokens: longest answer, tokens.
+        sampling, stop_at_eos: decoding settings, as in ``completions``.
 
     Returns:
-        ``accuracy`` (share of answers that start with the expected one), ``stopped`` (share ended
-        by EOS), ``mean_tokens`` (generated tokens per answer) and ``example`` (the first answer).
+        ``accuracy`` (share of answers that start with the expected one), ``exact`` (share equal
+        to it, surrounding spaces aside), ``stopped`` (share that generated EOS), ``mean_tokens``
+        (generated tokens per answer), ``answers`` (all answers) and ``example`` (the first).
     """
     if not records:
         raise ValueError("score_answers: no records given")
     render = render or (lambda question: chat_prompt(tokenizer, question))
     outs = completions(model, tokenizer, [render(r["prompt"]) for r in records], max_new_tokens,
-                       add_special_tokens=add_special_tokens)
+                       add_special_tokens=add_special_tokens, sampling=sampling,
+                       stop_at_eos=stop_at_eos)
     return {"accuracy": sum(o.text.strip().startswith(r["completion"])
                             for o, r in zip(outs, records)) / len(records),
+            "exact": sum(o.text.strip() == r["completion"].strip()
+                         for o, r in zip(outs, records)) / len(records),
             "stopped": sum(o.stopped for o in outs) / len(outs),
             "mean_tokens": sum(o.num_tokens for o in outs) / len(outs),
+            "answers": [o.text for o in outs],
             "example": outs[0].text}
+
+
+@torch.no_grad()
+def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: list[str],
+                          batch_size: int = 32, add_special_tokens: bool = True) -> list[tuple[float, int]]:
+    """Log-probability of each ``continuation`` given its ``context``, summed over its tokens.
+
+    The pair is tokenized as ``context`` then ``continuation`` separately (so the boundary is
+    where the continuation's first token starts) and scored in one right-padded forward pass.
+
+    Args:
+        contexts, continuations: equally long lists of text; a continuation usually starts with a
+            space (`` Paris``).
+        add_special_tokens: prepend BOS to each context (False for chat-rendered text).
+
+    Returns:
+        One ``(log_prob, num_tokens)`` per pair: natural-log probability (<= 0) and the number of
+        continuation tokens it sums over.
+    """
+    if len(contexts) != len(continuations):
+        raise ValueError(f"continuation_logprobs: {len(contexts)} contexts but {len(continuations)} "
+                         "continuations")
+    model.eval()
+    device = next(model.parameters()).device
+    pad = tokenizer.pad_token_id
+    results = []
+    for i in tqdm(range(0, len(contexts), batch_size), desc="log-likelihood", leave=False,
+                  disable=len(contexts) <= 4 * batch_size):
+        ctx = tokenizer(contexts[i : i + batch_size], add_special_tokens=add_special_tokens).input_ids
+        cont = tokenizer(continuations[i : i + batch_size], add_special_tokens=False).input_ids
+        if any(not c for c in cont):
+            raise ValueError("continuation_logprobs: an empty continuation has no tokens to score")
+        rows = [a + b for a, b in zip(ctx, cont)]
+        width = max(map(len, rows))
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
+        logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        for row, (a, b) in enumerate(zip(ctx, cont)):
+            positions = torch.arange(len(a) - 1, len(a) + len(b) - 1, device=device)
+            targets = torch.tensor(b, device=device)
+            results.append((logp[row, positions, targets].sum().item(), len(b)))
+    return results
+
+
+def answer_perplexity(model, tokenizer, contexts: list[str], answers: list[str],
+                      add_special_tokens: bool = True, batch_size: int = 32) -> float:
+    """Perplexity of the ``answers`` alone, each given its context (the context is masked out).
+
+    Token-weighted over the whole set: ``exp(total answer NLL / total answer tokens)``, the same
+    quantity as ``exp(eval_loss)`` of a trainer that trains on completions only.
+    """
+    scored = continuation_logprobs(model, tokenizer, contexts, answers, batch_size, add_special_tokens)
+    return math.exp(-sum(lp for lp, _ in scored) / sum(n for _, n in scored))
+
+
+def multiple_choice(model, tokenizer, items: list[dict], render=None, separator: str = " ",
+                    add_special_tokens: bool = True, batch_size: int = 32) -> dict:
+    """Score multiple-choice items the way log-likelihood harnesses do (MMLU-shaped records).
+
+    Each option is scored as the continuation ``separator + choice`` of the rendered question.
+    The model's pick is the option with the highest log-probability (``accuracy``) or the highest
+    log-probability per character (``accuracy_norm``, which does not favour short options).
+
+    Args:
+        items: records with ``question`` (str), ``choices`` (list of str) and ``answer`` (index of
+            the right choice), the shape of MMLU on the hub; other keys are ignored.
+        render: turns a record into the context text; default: the question itself.
+        separator: put between the context and each choice (a space for plain text; often ""
+            after a chat template's assistant header).
+        add_special_tokens: prepend BOS to the context (False when ``render`` applies a chat
+            template that already has it).
+
+    Returns:
+        ``accuracy``, ``accuracy_norm`` (shares in [0, 1]) and ``picks`` (chosen index per item).
+    """
+    render = render or (lambda item: item["question"])
+    contexts, options = [], []
+    for n, item in enumerate(items):
+        missing = {"question", "choices", "answer"} - item.keys()
+        if missing:
+            raise ValueError(f"multiple_choice: item {n} lacks {sorted(missing)}")
+        if not 0 <= item["answer"] < len(item["choices"]):
+            raise ValueError(f"multiple_choice: item {n} answer {item['answer']} is not an index "
+                             f"of its {len(item['choices'])} choices")
+        contexts += [render(item)] * len(item["choices"])
+        options += [separator + c for c in item["choices"]]
+    scores = iter(continuation_logprobs(model, tokenizer, contexts, options, batch_size,
+                                        add_special_tokens))
+    picks, picks_norm = [], []
+    for item in items:
+        s = [next(scores) for _ in item["choices"]]
+        picks.append(max(range(len(s)), key=lambda k: s[k][0]))
+        picks_norm.append(max(range(len(s)), key=lambda k: s[k][0] / len(item["choices"][k])))
+    n = len(items)
+    return {"accuracy": sum(p == it["answer"] for p, it in zip(picks, items)) / n,
+            "accuracy_norm": sum(p == it["answer"] for p, it in zip(picks_norm, items)) / n,
+            "picks": picks}
+
+
+def probe_choices(probes: list[dict], num_choices: int = 4, seed: int = 0) -> list[dict]:
+    """Multiple-choice items (MMLU's shape) from sentence probes.
+
+    Each probe's ``prompt`` becomes the ``question``; its ``answer`` is mixed with
+    ``num_choices - 1`` distractors: answers of other probes with the same ``attribute``.
+
+    Args:
+        probes: records with ``prompt``, ``answer`` and ``attribute`` (as in ``data/probes``).
+
+    Returns:
+        ``{"question", "subject", "choices", "answer"}`` per probe; ``subject`` is the attribute,
+        ``answer`` the index of the right choice (positions shuffled with ``seed``).
+    """
+    import random
+
+    rng = random.Random(seed)
+    pools: dict[str, list[str]] = {}
+    for p in probes:
+        pools.setdefault(p["attribute"], [])
+        if p["answer"] not in pools[p["attribute"]]:
+            pools[p["attribute"]].append(p["answer"])
+    items = []
+    for n, p in enumerate(probes):
+        others = [a for a in pools[p["attribute"]] if a != p["answer"]]
+        if len(others) < num_choices - 1:
+            raise ValueError(f"probe_choices: probe {n} ({p['attribute']}) has {len(others)} other "
+                             f"answers to draw distractors from, needs {num_choices - 1}")
+        choices = rng.sample(others, num_choices - 1) + [p["answer"]]
+        rng.shuffle(choices)
+        items.append({"question": p["prompt"], "subject": p["attribute"], "choices": choices,
+                      "answer": choices.index(p["answer"])})
+    return items
+
+
+def load_metric(name: str):
+    """A course metric as an ``evaluate`` module, loaded offline from ``sftlib/metrics/``.
+
+    The metrics: ``accuracy``, ``classification`` (precision, recall, F1, confusion matrix),
+    ``exact_match`` and ``rouge``.
+
+    ``evaluate.load`` gets the script's file path, so nothing is fetched from the Hugging Face hub
+    (it copies the script into ``$HF_HOME/modules/evaluate_modules/metrics/`` and imports it).
+
+    Args:
+        name: the script's name without ``.py``.
+
+    Returns:
+        An ``evaluate.EvaluationModule``; ``.compute(predictions=[...], references=[...])`` takes
+        two equally long lists of strings and returns a dict of scores (see each script's
+        ``inputs_description`` for the extra arguments and the keys).
+
+    Raises:
+        ValueError: ``name`` is not one of the scripts in ``sftlib/metrics/``.
+
+    Example:
+        >>> load_metric("accuracy").compute(predictions=["urgent", "urgent"],
+        ...                                 references=["urgent", "not urgent"])  # doctest: +SKIP
+        {'accuracy': 0.5}
+    """
+    import evaluate
+
+    folder = Path(__file__).parent / "metrics"
+    known = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+    if name not in known:
+        raise ValueError(f"load_metric: unknown metric {name!r}; the course metrics are "
+                         f"{', '.join(known)}")
+    return evaluate.load(str(folder / f"{name}.py"))

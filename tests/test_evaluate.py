@@ -41,3 +41,89 @@ def test_completions_report_length_and_stop(tiny):
     for c in outs:  # a continuation ends at EOS or at the limit, never earlier
         assert c.num_tokens == 4 or (c.stopped and c.num_tokens < 4)
     assert outs[0].text == complete(model, tokenizer, ["The capital of France is"], 4)[0]
+
+
+def test_continuation_logprobs_match_a_hand_computation(tiny):
+    from sftlib.evaluate import continuation_logprobs
+
+    model, tokenizer = tiny
+    contexts, continuations = ["The capital of France is", "Peru"], [" Paris.", " lies in South America"]
+    scored = continuation_logprobs(model, tokenizer, contexts, continuations, batch_size=2)
+    for (logp, n), context, continuation in zip(scored, contexts, continuations):
+        ctx = tokenizer(context).input_ids
+        cont = tokenizer(continuation, add_special_tokens=False).input_ids
+        with torch.no_grad():  # one pair alone, no padding
+            all_logp = model(torch.tensor([ctx + cont])).logits[0].log_softmax(-1)
+        hand = sum(all_logp[len(ctx) - 1 + k, t].item() for k, t in enumerate(cont))
+        assert n == len(cont) and logp == pytest.approx(hand, abs=1e-4)
+    with pytest.raises(ValueError, match="2 contexts but 1"):
+        continuation_logprobs(model, tokenizer, contexts, continuations[:1])
+
+
+def test_multiple_choice_scores_mmlu_shaped_records(tiny):
+    from sftlib import ROOT
+    from sftlib.data import read_jsonl
+    from sftlib.evaluate import continuation_logprobs, multiple_choice
+
+    model, tokenizer = tiny
+    items = read_jsonl(ROOT / "tests" / "fixtures" / "mmlu_shaped.jsonl")
+    result = multiple_choice(model, tokenizer, items)
+    for item, pick in zip(items, result["picks"]):  # the pick is the most likely option
+        scores = continuation_logprobs(model, tokenizer, [item["question"]] * 4,
+                                       [" " + c for c in item["choices"]])
+        assert pick == max(range(4), key=lambda k: scores[k][0])
+    assert result["accuracy"] == sum(p == it["answer"] for p, it in zip(result["picks"], items)) / 3
+    assert result["accuracy"] == 1.0  # the tiny model knows these capitals and currencies
+    assert 0 <= result["accuracy_norm"] <= 1
+    with pytest.raises(ValueError, match="item 0 lacks"):
+        multiple_choice(model, tokenizer, [{"question": "q", "choices": ["a"]}])
+    with pytest.raises(ValueError, match="not an index"):
+        multiple_choice(model, tokenizer, [{"question": "q", "choices": ["a"], "answer": 1}])
+
+
+def test_sampling_is_seeded_and_stop_at_eos_can_be_turned_off(tiny):
+    from sftlib.evaluate import Sampling, completions
+
+    model, tokenizer = tiny
+    prompts = ["Olga Brandt was born in", "The capital of Peru is"] * 4
+    hot = Sampling(temperature=2.0, seed=3)
+    first = completions(model, tokenizer, prompts, max_new_tokens=6, sampling=hot)
+    assert first == completions(model, tokenizer, prompts, max_new_tokens=6, sampling=hot)
+    others = [completions(model, tokenizer, prompts, max_new_tokens=6, sampling=Sampling(2.0, seed=s))
+              for s in range(3)]
+    assert len({tuple(c.text for c in run) for run in others}) > 1  # seeds give different samples
+    # the base model ends a country paragraph with EOS well within 80 tokens
+    stopped = completions(model, tokenizer, ["The capital of Peru is"], max_new_tokens=80)[0]
+    assert stopped.stopped and stopped.num_tokens < 80
+    running = completions(model, tokenizer, ["The capital of Peru is"], max_new_tokens=80,
+                          stop_at_eos=False)[0]
+    assert running.stopped and running.num_tokens == 80 and running.text.startswith(stopped.text)
+    assert len(running.text) > len(stopped.text)
+    with pytest.raises(ValueError, match="temperature"):
+        Sampling(temperature=0)
+
+
+def test_probe_choices_builds_mmlu_shaped_items_with_same_attribute_distractors():
+    from sftlib.evaluate import probe_choices
+
+    probes = [{"prompt": f"P{i} was born in", "answer": city, "attribute": "birth_city"}
+              for i, city in enumerate(["Lima", "Oslo", "Rome", "Cairo", "Lima"])]
+    probes.append({"prompt": "P9 works for", "answer": "Acme", "attribute": "employer"})
+    items = probe_choices(probes[:5], num_choices=3, seed=1)
+    assert items == probe_choices(probes[:5], num_choices=3, seed=1)
+    for item, probe in zip(items, probes):
+        assert item["question"] == probe["prompt"] and item["subject"] == "birth_city"
+        assert item["choices"][item["answer"]] == probe["answer"]
+        assert len(set(item["choices"])) == 3 and set(item["choices"]) <= {"Lima", "Oslo", "Rome", "Cairo"}
+    with pytest.raises(ValueError, match=r"probe 5 \(employer\) has 0 other answers"):
+        probe_choices(probes, num_choices=3)
+
+
+def test_answer_perplexity_is_token_weighted_over_answers_only(tiny):
+    from sftlib.evaluate import answer_perplexity, continuation_logprobs
+
+    model, tokenizer = tiny
+    contexts, answers = ["The capital of France is", "Olga Brandt was born in"], [" Paris.", " a city"]
+    (lp1, n1), (lp2, n2) = continuation_logprobs(model, tokenizer, contexts, answers)
+    assert answer_perplexity(model, tokenizer, contexts, answers) == pytest.approx(
+        math.exp(-(lp1 + lp2) / (n1 + n2)))
