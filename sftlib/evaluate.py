@@ -121,20 +121,25 @@ def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 8,
                                         add_special_tokens)]
 
 
-def probe_accuracy(model, tokenizer, probes: list[dict[str, str]], batch_size: int = 64) -> float:
-    """Fraction of probes whose greedy continuation starts with the expected answer.
+def probe_hits(model, tokenizer, probes: list[dict[str, str]], batch_size: int = 64) -> list[bool]:
+    """For each probe, whether the greedy continuation starts with the expected answer.
 
     Args:
         probes: records with ``prompt`` (a sentence prefix) and ``answer`` (the next words).
 
     Returns:
-        Accuracy in [0, 1].
+        One bool per probe, in order.
     """
     if not probes:
         raise ValueError("probe_accuracy: no probes given")
     longest = max(len(tokenizer(p["answer"], add_special_tokens=False).input_ids) for p in probes)
     outs = complete(model, tokenizer, [p["prompt"] for p in probes], longest + 1, batch_size)
-    hits = [o.strip().startswith(p["answer"]) for o, p in zip(outs, probes)]
+    return [o.strip().startswith(p["answer"]) for o, p in zip(outs, probes)]
+
+
+def probe_accuracy(model, tokenizer, probes: list[dict[str, str]], batch_size: int = 64) -> float:
+    """Fraction of probes whose greedy continuation starts with the expected answer, in [0, 1]."""
+    hits = probe_hits(model, tokenizer, probes, batch_size)
     return sum(hits) / len(hits)
 
 
@@ -144,36 +149,44 @@ def chat_prompt(tokenizer, question: str) -> str:
                                          add_generation_prompt=True)
 
 
+def ask(model, tokenizer, questions: list[str], render=None, max_new_tokens: int = 16,
+        add_special_tokens: bool = False, sampling: Sampling | None = None,
+        stop_at_eos: bool = True) -> list[Completion]:
+    """Ask each question (rendered by ``render``, default ``chat_prompt``) and return the answers.
+
+    ``max_new_tokens``, ``sampling`` and ``stop_at_eos`` are as in ``completions``; the chat
+    template already starts with BOS, hence ``add_special_tokens=False``.
+    """
+    render = render or (lambda question: chat_prompt(tokenizer, question))
+    return completions(model, tokenizer, [render(q) for q in questions], max_new_tokens,
+                       add_special_tokens=add_special_tokens, sampling=sampling,
+                       stop_at_eos=stop_at_eos)
+
+
 def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
                   max_new_tokens: int = 16, add_special_tokens: bool = False,
                   sampling: Sampling | None = None, stop_at_eos: bool = True) -> dict:
-    """Ask each record's ``prompt`` and check the greedy answer against its ``completion``.
+    """Ask each record's ``prompt`` and check the answer against its ``completion``.
 
     Args:
         records: dicts with ``prompt`` (a question) and ``completion`` (the expected answer).
-        render: turns a question into model input text; default: ``chat_prompt`` (the template
-            already starts with BOS, hence ``add_special_tokens=False``).
-        max_new_tokens: longest answer, tokens.
-        sampling, stop_at_eos: decoding settings, as in ``completions``.
+        render, max_new_tokens, add_special_tokens, sampling, stop_at_eos: as in ``ask``.
 
     Returns:
         ``accuracy`` (share of answers that start with the expected one), ``exact`` (share equal
         to it, surrounding spaces aside), ``stopped`` (share that generated EOS), ``mean_tokens``
-        (generated tokens per answer), ``answers`` (all answers) and ``example`` (the first).
+        (generated tokens per answer) and ``example`` (the first answer).
     """
     if not records:
         raise ValueError("score_answers: no records given")
-    render = render or (lambda question: chat_prompt(tokenizer, question))
-    outs = completions(model, tokenizer, [render(r["prompt"]) for r in records], max_new_tokens,
-                       add_special_tokens=add_special_tokens, sampling=sampling,
-                       stop_at_eos=stop_at_eos)
+    outs = ask(model, tokenizer, [r["prompt"] for r in records], render, max_new_tokens,
+               add_special_tokens, sampling, stop_at_eos)
     return {"accuracy": sum(o.text.strip().startswith(r["completion"])
                             for o, r in zip(outs, records)) / len(records),
             "exact": sum(o.text.strip() == r["completion"].strip()
                          for o, r in zip(outs, records)) / len(records),
             "stopped": sum(o.stopped for o in outs) / len(outs),
             "mean_tokens": sum(o.num_tokens for o in outs) / len(outs),
-            "answers": [o.text for o in outs],
             "example": outs[0].text}
 
 
@@ -248,7 +261,8 @@ def multiple_choice(model, tokenizer, items: list[dict], render=None, separator:
             template that already has it).
 
     Returns:
-        ``accuracy``, ``accuracy_norm`` (shares in [0, 1]) and ``picks`` (chosen index per item).
+        ``accuracy``, ``accuracy_norm`` (shares in [0, 1]), ``picks`` and ``picks_norm`` (the
+        chosen index per item, without and with length normalisation).
     """
     render = render or (lambda item: item["question"])
     contexts, options = [], []
@@ -271,7 +285,7 @@ def multiple_choice(model, tokenizer, items: list[dict], render=None, separator:
     n = len(items)
     return {"accuracy": sum(p == it["answer"] for p, it in zip(picks, items)) / n,
             "accuracy_norm": sum(p == it["answer"] for p, it in zip(picks_norm, items)) / n,
-            "picks": picks}
+            "picks": picks, "picks_norm": picks_norm}
 
 
 def probe_choices(probes: list[dict], num_choices: int = 4, seed: int = 0) -> list[dict]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
-from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy
+from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy, probe_hits
 from sftlib.train import TrainConfig, train
 
 
@@ -38,11 +38,27 @@ class KnowledgeSet:
                    spaced(read_jsonl(DATA_DIR / "probes" / "countries.jsonl"), countries),
                    [r["text"] for r in spaced(read_jsonl(DATA_DIR / "tiny" / "heldout.jsonl"), texts)])
 
+    def known_by(self, model, tokenizer) -> KnowledgeSet:
+        """Only the probes ``model`` answers right now (texts kept): what fine-tuning can take away.
+
+        The tiny model knows nearly every probe, so little is dropped. A hub model knows the real
+        countries' facts and none of the fictional people, and is then scored on what it knew.
+        """
+        def keep(probes: list[dict]) -> list[dict]:
+            if not probes:
+                return []
+            return [p for p, hit in zip(probes, probe_hits(model, tokenizer, probes)) if hit]
+
+        return KnowledgeSet(keep(self.people), keep(self.countries), self.texts)
+
 
 def knowledge(model, tokenizer, known: KnowledgeSet) -> dict[str, float]:
-    """``people`` and ``countries`` probe accuracy (0..1) and held-out ``perplexity`` (>= 1)."""
-    return {"people": probe_accuracy(model, tokenizer, known.people),
-            "countries": probe_accuracy(model, tokenizer, known.countries),
+    """``people`` and ``countries`` probe accuracy (0..1; NaN for an empty set) and held-out
+    ``perplexity`` (>= 1)."""
+    def accuracy(probes: list[dict]) -> float:
+        return probe_accuracy(model, tokenizer, probes) if probes else float("nan")
+
+    return {"people": accuracy(known.people), "countries": accuracy(known.countries),
             "perplexity": perplexity(model, tokenizer, known.texts)}
 
 

@@ -74,7 +74,11 @@ def test_multiple_choice_scores_mmlu_shaped_records(tiny):
         assert pick == max(range(4), key=lambda k: scores[k][0])
     assert result["accuracy"] == sum(p == it["answer"] for p, it in zip(result["picks"], items)) / 3
     assert result["accuracy"] == 1.0  # the tiny model knows these capitals and currencies
-    assert 0 <= result["accuracy_norm"] <= 1
+    per_char = [max(range(4), key=lambda k: continuation_logprobs(
+        model, tokenizer, [it["question"]], [" " + it["choices"][k]])[0][0] / len(it["choices"][k]))
+        for it in items]
+    assert result["picks_norm"] == per_char
+    assert result["accuracy_norm"] == sum(p == it["answer"] for p, it in zip(per_char, items)) / 3
     with pytest.raises(ValueError, match="item 0 lacks"):
         multiple_choice(model, tokenizer, [{"question": "q", "choices": ["a"]}])
     with pytest.raises(ValueError, match="not an index"):
@@ -127,3 +131,17 @@ def test_answer_perplexity_is_token_weighted_over_answers_only(tiny):
     (lp1, n1), (lp2, n2) = continuation_logprobs(model, tokenizer, contexts, answers)
     assert answer_perplexity(model, tokenizer, contexts, answers) == pytest.approx(
         math.exp(-(lp1 + lp2) / (n1 + n2)))
+
+
+def test_ask_renders_questions_with_the_chat_template_and_score_answers_uses_it(tiny):
+    from sftlib.evaluate import ask, chat_prompt, completions, score_answers
+
+    model, tokenizer = tiny
+    questions = ["When was Olga Brandt born?", "What is the capital of Peru?"]
+    asked = ask(model, tokenizer, questions, max_new_tokens=5)
+    direct = completions(model, tokenizer, [chat_prompt(tokenizer, q) for q in questions], 5,
+                         add_special_tokens=False)
+    assert asked == direct
+    records = [{"prompt": q, "completion": a.text.strip()} for q, a in zip(questions, asked)]
+    scored = score_answers(model, tokenizer, records, max_new_tokens=5)
+    assert scored["accuracy"] == 1.0 and scored["exact"] == 1.0 and scored["example"] == asked[0].text

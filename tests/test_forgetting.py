@@ -55,6 +55,16 @@ def test_knowledge_and_labels_are_scored_on_the_base_model(tiny):
     assert 0 <= label_accuracy(model, tokenizer, tickets) <= 1
 
 
+def test_known_by_keeps_only_what_the_model_answers_and_empty_sets_score_nan(tiny):
+    model, tokenizer = tiny
+    real = read_jsonl(DATA_DIR / "probes" / "people.jsonl")[:6]
+    invented = read_jsonl(DATA_DIR / "probes" / "invented.jsonl")[:6]  # never in pretraining
+    known = KnowledgeSet(real + invented, [], ["The capital of Peru is Lima."]).known_by(model, tokenizer)
+    assert known.people == real and known.countries == [] and known.texts == ["The capital of Peru is Lima."]
+    scores = knowledge(model, tokenizer, known)
+    assert scores["people"] == 1.0 and scores["countries"] != scores["countries"]  # NaN
+
+
 def _distance_from_base(strength):
     model, tokenizer = load_model("tiny", device="cpu")
     base = [p.detach().clone() for p in model.parameters()]
