@@ -35,14 +35,15 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores this is about 1.7x faster than one worker with two threads, and the
-# numbers are the same (the course's training gives bit-identical results with 1 or 2 threads).
+# one worker. On 2 cores the whole suite takes about 11 minutes, where the notebooks alone take 17
+# one after the other; the numbers are the same (training here is bit-identical with 1 or 2 threads).
 test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 \
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q --durations=10 \
 	  -n 2 --dist loadfile
 
-# Minutes per notebook, executed headless (the README's course map): about 10 minutes on 2 cores.
+# Minutes per notebook, executed headless one after the other (the README's course map): about
+# 17 minutes on 2 cores.
 runtime: setup
 	$(PY) benchmarks/course_runtime.py
 

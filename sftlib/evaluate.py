@@ -101,7 +101,7 @@ def completions(model, tokenizer, prompts: list[str], max_new_tokens: int = 8,
                     "top_k": None}
     results: list[Completion] = []
     for i in tqdm(range(0, len(prompts), batch_size), desc="generate", leave=False,
-                  disable=len(prompts) <= 4 * batch_size):
+                  disable=len(prompts) <= 8 * batch_size):
         enc = tokenizer(prompts[i : i + batch_size], return_tensors="pt", padding=True,
                         padding_side="left", add_special_tokens=add_special_tokens).to(device)
         gen = model.generate(**enc, max_new_tokens=max_new_tokens, **decoding,

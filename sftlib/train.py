@@ -52,6 +52,8 @@ class TrainConfig:
     output_dir: str | None = field(default=None, metadata={"help": "None: a temporary folder"})
     save_steps: int | None = field(default=None, metadata={"help": "checkpoint every N steps"})
     live_plot: bool = field(default=False, metadata={"help": "draw the losses while training"})
+    progress_bar: bool = field(default=True, metadata={
+        "help": "show the trainer's progress bar (turn it off for sweeps of many runs)"})
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -142,7 +144,7 @@ def sft_config(config: TrainConfig, device=None):
         bf16=bf16, use_cpu=device.type == "cpu", dataloader_pin_memory=False,
         activation_checkpointing=False, report_to=[], **_save_settings(config),
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=config.max_steps < 20 or config.live_plot,  # the plot shows progress
+        disable_tqdm=not config.progress_bar or config.max_steps < 20 or config.live_plot,
     )
 
 

@@ -16,6 +16,8 @@ def test_sft_config_is_cpu_safe_and_follows_the_config():
             cfg.gradient_accumulation_steps) == (3e-4, 7, 4, 2)
     assert cfg.report_to == [] and cfg.assistant_only_loss
     assert not sft_config(TrainConfig(bf16=False), "cpu").bf16
+    assert not sft_config(TrainConfig(max_steps=50), "cpu").disable_tqdm
+    assert sft_config(TrainConfig(max_steps=50, progress_bar=False), "cpu").disable_tqdm
 
 
 def test_train_lowers_the_loss_and_counts_tokens():
