@@ -17,7 +17,9 @@ def test_peak_memory_sees_a_temporary_allocation_on_cpu():
 
     with PeakMemory("cpu", interval=0.002) as mem:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, written so its pages are resident
-        time.sleep(0.05)  # held for many sampling intervals, as a training step's tensors are
+        # held for many sampling intervals, as a training step's tensors are; long enough that the
+        # sampling thread gets scheduled even when both cores are busy (tests run two at a time)
+        time.sleep(0.5)
         del block
     assert 48 < mem.peak_mb < 200 and mem.kind == "process RSS"
 
