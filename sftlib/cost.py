@@ -31,7 +31,8 @@ class PeakMemory:
 
     On CUDA it reads ``torch.cuda.max_memory_allocated``; elsewhere it samples this process's
     resident set size every ``interval`` seconds in a background thread, so a peak that lasts
-    less than ``interval`` can be missed (a training step's tensors live far longer).
+    less than ``interval`` can be missed (a training step's tensors live far longer), and memory
+    the process freed before is reused without raising RSS (measure in a fresh process).
 
     Example:
         >>> with PeakMemory("cpu") as mem:  # doctest: +SKIP
