@@ -1,4 +1,4 @@
-"""Data quality for SFT: splits that do not leak, duplicates, lengths and label balance.
+"""Data quality for SFT: splits that do not leak, duplicates, contamination, lengths and label balance.
 
 Everything works on plain lists of record dicts (a ``datasets.Dataset`` converts with
 ``list(ds)``) and needs no model: ``length_profile`` takes any tokenizer-like callable.
@@ -228,6 +228,29 @@ def find_duplicates(records: Sequence[Mapping], field_or_fn: KeyLike | None = No
         for g in prefix:
             index[g].append(j)
     return sorted(pairs)
+
+
+def contamination(train_texts: Sequence[str], eval_texts: Sequence[str], ngram: int = 8) -> list[int]:
+    """Evaluation items that share a word n-gram with the training data (after ``normalize_text``).
+
+    The decontamination check of GPT-3 (13-grams) and Llama 2 (similar): an evaluation item whose
+    n-gram also occurs in training may be scored on memory, not skill. Texts shorter than ``ngram``
+    words are compared whole. Short templated questions share many short n-grams, so pick ``ngram``
+    longer than the shared template, and check a few flagged items by eye.
+
+    Args:
+        train_texts, eval_texts: the texts to compare (a question with its answer, say).
+        ngram: words per n-gram.
+
+    Returns:
+        Sorted indices into ``eval_texts`` of the contaminated items.
+
+    Example:
+        >>> contamination(["the capital of france is paris"], ["Capital of France is Paris!", "Rome"], 4)
+        [0]
+    """
+    seen = set().union(*(_shingles(t, ngram) for t in train_texts)) if train_texts else set()
+    return [i for i, t in enumerate(eval_texts) if not _shingles(t, ngram).isdisjoint(seen)]
 
 
 def _percentile(sorted_values: Sequence[int], q: float) -> float:

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from sftlib.quality import (check_leaks, find_duplicates, label_balance, length_profile, normalize_text,
-                            record_text, split_records)
+from sftlib.quality import (check_leaks, contamination, find_duplicates, label_balance, length_profile,
+                            normalize_text, record_text, split_records)
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
          "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
@@ -149,3 +149,14 @@ def test_label_balance():
     assert label_balance(tickets(10), lambda r: r["id"] % 2)[0]["count"] == 5
     with pytest.raises(KeyError, match="record 0 has no field 'kind'"):
         label_balance(tickets(3), "kind")
+
+
+def test_contamination_flags_eval_items_sharing_an_ngram_with_training():
+    train = ["Where was Ada Upton born? Mexico City", "What did Olga Brandt major in? law"]
+    evals = ["where was ada upton born mexico city", "Where was Jonas Eskin born? Quito",
+             "What did Olga Brandt major in? LAW!", "short"]
+    assert contamination(train, evals, ngram=4) == [0, 2]
+    # a shorter n-gram also catches the shared question template: a false positive to check by eye
+    assert contamination(train, evals, ngram=2) == [0, 1, 2]
+    assert contamination([], evals) == []
+    assert contamination(["short"], evals, ngram=8) == [3]  # texts shorter than n compare whole
