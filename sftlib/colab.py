@@ -70,8 +70,8 @@ def colab_url(notebook: str) -> str:
         A ``colab.research.google.com/github/...`` URL on :data:`BRANCH`.
 
     Example:
-        >>> colab_url("00_tour.ipynb")
-        'https://colab.research.google.com/github/sft-course/sft-course/blob/main/notebooks/00_tour.ipynb'
+        >>> colab_url("00_tour.ipynb").removeprefix("https://colab.research.google.com/github/")
+        'sft-course/sft-course/blob/main/notebooks/00_tour.ipynb'
     """
     repo = REPO_URL.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{notebook}"

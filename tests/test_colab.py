@@ -1,4 +1,4 @@
-"""Every lesson opens in Colab: its badge and set-up cell match sftlib.colab's one repository URL."""
+"""Every lesson opens in Colab: its badge and set-up cell follow sftlib.colab's repository URL."""
 
 from __future__ import annotations
 
