@@ -38,6 +38,7 @@ _EXTERNAL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*:|//|#)")  # a scheme, protoco
 _MD_LINK = re.compile(r"(\]\()([^)\s]+)")  # the target of an inline Markdown link or image
 _HTML_LINK = re.compile(r'((?:href|src)=")([^"]*)(")')
 _EXAMPLE = re.compile(r"^(\s*)Example:\s*$", re.MULTILINE)
+_SPHINX_ROLE = re.compile(r":(?:mod|func|class|meth|data|attr|obj):`")
 
 
 def _root(config: MkDocsConfig) -> Path:
@@ -167,18 +168,19 @@ def on_page_content(html: str, page: Page, config: MkDocsConfig, files: Files) -
     return _HTML_LINK.sub(lambda m: m[1] + _map(m[2], page, files, root, True) + m[3], html)
 
 
-class ExampleSections(griffe.Extension):
-    """Griffe extension: read sftlib's ``Example:`` docstring sections as Google ``Examples:``.
+class CourseDocstrings(griffe.Extension):
+    """Griffe extension: read sftlib's docstrings as the API pages need them.
 
-    The course writes ``Example:`` (as TRL does); griffe knows only the plural as a section and
-    would render the ``>>>`` lines as prose. mkdocs.yml loads this under the python handler's
-    ``extensions``.
+    The course writes ``Example:`` (as TRL does), which griffe would render as prose, not as a
+    Google ``Examples:`` section of code; and Sphinx roles (``:func:`x```), which Markdown would
+    show verbatim. mkdocs.yml loads this under the python handler's ``extensions``.
     """
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: object) -> None:
-        """Rename the object's ``Example:`` sections before griffe parses its docstring."""
+        """Rewrite the object's docstring before griffe parses it."""
         if obj.docstring is not None:
-            obj.docstring.value = _EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
+            text = _EXAMPLE.sub(r"\1Examples:", obj.docstring.value)
+            obj.docstring.value = _SPHINX_ROLE.sub("`", text)
 
 
 # the link check ----------------------------------------------------------------------------------
