@@ -10,8 +10,8 @@ relative link written for GitHub also works on the site:
 * ``api/sftlib.<module>.md``: one API reference page per module, from the docstrings.
 
 The navigation is built from the same lists, so a new lesson or ``docs/`` page needs no edit of
-``mkdocs.yml``. A relative link to a repository file that is not a page (``../sftlib/train.py``,
-``data/qa/README.md``) is pointed at that file on GitHub. mkdocs validates the links of Markdown
+``mkdocs.yml``. A relative link to ``README.md`` leads to the home page; one to a repository file
+that is not a page (``../sftlib/train.py``, ``data/qa/README.md``) to that file on GitHub. mkdocs validates the links of Markdown
 pages; notebooks are rendered to HTML by mkdocs-jupyter and escape that validation, so
 :func:`broken_links` checks every ``href`` and ``src`` of the built HTML.
 """
@@ -19,6 +19,7 @@ pages; notebooks are rendered to HTML by mkdocs-jupyter and escape that validati
 from __future__ import annotations
 
 import argparse
+import posixpath
 import re
 import sys
 from dataclasses import dataclass
@@ -100,6 +101,10 @@ def _map(link: str, page: Page, files: Files, root: Path, to_pages: bool) -> str
     if target is None:
         return link
     fragment = "#" + urlsplit(link).fragment if urlsplit(link).fragment else ""
+    if target == "README.md":  # the home page
+        target = "index.md"
+        if not to_pages:
+            return posixpath.relpath(target, posixpath.dirname(page.file.src_uri)) + fragment
     if (site_file := files.get_file_from_path(target)) is not None:
         return site_file.url_relative_to(page.file) + fragment if to_pages else link
     if (root / target).exists():

@@ -70,6 +70,18 @@ def test_repo_target(link, page, expected):
     assert website.repo_target(link, page) == expected
 
 
+def test_markdown_links_to_readme_and_repository_files_are_mapped(tmp_path):
+    guide, lesson = (File(path, src_dir=str(ROOT), dest_dir=str(tmp_path), use_directory_urls=False)
+                     for path in ("docs/guide.md", "notebooks/00_tour.ipynb"))
+    page = types.SimpleNamespace(file=guide)
+    config = types.SimpleNamespace(config_file_path=str(ROOT / "mkdocs.yml"))
+    markdown = ("[home](../README.md#licence), [data](../data/qa/), "
+                "[lesson](../notebooks/00_tour.ipynb), [missing](../nothing.md)")
+    assert website.on_page_markdown(markdown, page, config, Files([guide, lesson])) == (
+        f"[home](../index.md#licence), [data]({REPO_URL}/tree/main/data/qa), "
+        "[lesson](../notebooks/00_tour.ipynb), [missing](../nothing.md)")
+
+
 def test_notebook_links_point_at_site_pages_or_github(tmp_path):
     def notebook(name: str) -> NotebookFile:
         file = File(f"notebooks/{name}", src_dir=str(ROOT), dest_dir=str(tmp_path),
