@@ -90,7 +90,15 @@ def repo_target(link: str, page_src: str) -> str | None:
 
 
 def github_url(path: str, root: Path) -> str:
-    """The GitHub address of a repository file or folder on :data:`sftlib.colab.BRANCH`."""
+    """The GitHub address of a repository file or folder on :data:`sftlib.colab.BRANCH`.
+
+    Args:
+        path: a POSIX path relative to the repository root, e.g. ``"data/qa"``.
+        root: the repository's root folder (to tell a folder from a file).
+
+    Returns:
+        ``{REPO_URL}/tree/{BRANCH}/{path}`` for a folder, ``.../blob/...`` for a file.
+    """
     kind = "tree" if (root / path).is_dir() else "blob"
     return f"{REPO_URL}/{kind}/{BRANCH}/{path}"
 

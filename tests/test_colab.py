@@ -86,10 +86,9 @@ def test_setup_cell_on_colab_clones_installs_keeping_torch_and_picks_gpu_profile
     monkeypatch.setattr("os.chdir", moves.append)
     monkeypatch.setattr("os.path.isdir", lambda path: False)
     monkeypatch.setattr("sys.path", list(sys.path))
-    if preset:
-        monkeypatch.setenv("SFT_PROFILE", preset)
-    else:
-        monkeypatch.delenv("SFT_PROFILE", raising=False)
+    monkeypatch.setenv("SFT_PROFILE", preset or "unset")  # so that teardown undoes the cell's choice
+    if not preset:
+        monkeypatch.delenv("SFT_PROFILE")
     exec(colab.setup_cell_source(), {})
     (clone, _), (install, install_kw), (judge, _) = runs
     assert clone[:2] == ["git", "clone"] and clone[-2:] == [colab.REPO_URL, colab.CLONE_DIR]
