@@ -17,11 +17,16 @@ import argparse
 import dataclasses
 import difflib
 import json
+import os
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sftlib.train import TrainConfig, TrainResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from datasets import Dataset
 
 RESULTS_FILE = "results.json"
 # trl.SFTConfig / `trl sft` names that TrainConfig or RunConfig spell differently.
@@ -98,8 +103,22 @@ def load_run_config(path: str | Path) -> RunConfig:
     return RunConfig(**{k: v for k, v in values.items() if k in run_fields}, train=train)
 
 
-def load_datasets(config: RunConfig):
-    """``(train, validation or None)`` as ``messages`` datasets, for ``config.dataset``."""
+def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
+    """The training and validation sets of ``config.dataset`` as ``messages`` datasets.
+
+    Args:
+        config: ``dataset`` is ``"qa"`` (``sftlib.data.qa_task``: its train and validation sets), a
+            ``.jsonl`` file (no validation set) or a folder with ``train.jsonl`` and optionally
+            ``validation.jsonl``; records of any course shape become messages (``to_messages``).
+            ``max_examples`` keeps the first N training records.
+
+    Returns:
+        ``(train, validation)``; validation is None where there is none.
+
+    Example:
+        >>> len(load_datasets(RunConfig(max_examples=160))[0])  # doctest: +SKIP
+        160
+    """
     from datasets import Dataset
 
     from sftlib.data import qa_task, read_jsonl, to_messages
@@ -150,12 +169,17 @@ def run(config: RunConfig) -> dict:
 
     Example:
         >>> run(load_run_config("configs/qa_full.yaml"))["final_loss"]  # doctest: +SKIP
-        1.93
+        0.5263
     """
+    import torch
+
     from sftlib.models import load_model
     from sftlib.train import train
 
-    model, tokenizer = load_model(config.profile, device=config.device)
+    device = config.device
+    if device is None and torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
+        device = f"cuda:{os.environ['LOCAL_RANK']}"  # each process loads onto its own GPU
+    model, tokenizer = load_model(config.profile, device=device)
     train_dataset, eval_dataset = load_datasets(config)
     if not config.train.eval_steps:
         eval_dataset = None

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from sftlib import ROOT
-from sftlib.run import load_run_config, run
+from sftlib.data import write_jsonl
+from sftlib.run import RunConfig, load_datasets, load_run_config, run
 
 # Relative, per logged step. Measured here (10 steps): the largest relative difference between the
 # 2 x 8 and the 1 x 16 run was 1.5e-7 (1e-6 nats at a loss of 6.2); 1 process x 8 x 2 accumulation
@@ -64,6 +65,20 @@ def test_the_shipped_run_config_loads():
     config = load_run_config(ROOT / "configs" / "qa_full.yaml")
     assert (config.profile, config.dataset, config.train.method) == ("tiny", "qa", "full")
     assert config.train.lr == 3e-4 and config.train.output_dir == "runs/qa_full"
+
+
+def test_a_jsonl_dataset_becomes_messages_with_its_validation_split(tmp_path):
+    records = [{"instruction": f"Say {i}.", "input": "", "output": str(i)} for i in range(5)]
+    write_jsonl(records, tmp_path / "train.jsonl")
+    write_jsonl(records[:2], tmp_path / "validation.jsonl")
+    train, validation = load_datasets(RunConfig(dataset=str(tmp_path), max_examples=3))
+    assert len(train) == 3 and len(validation) == 2
+    assert train[1]["messages"] == [{"role": "user", "content": "Say 1."},
+                                    {"role": "assistant", "content": "1"}]
+    train, validation = load_datasets(RunConfig(dataset=str(tmp_path / "train.jsonl")))
+    assert len(train) == 5 and validation is None
+    with pytest.raises(FileNotFoundError, match="no .*missing.jsonl"):
+        load_datasets(RunConfig(dataset=str(tmp_path / "missing.jsonl")))
 
 
 @pytest.mark.parametrize("name", ["multi_gpu", "fsdp", "deepspeed_zero3"])
