@@ -143,6 +143,9 @@ def sft_config(config: TrainConfig, device=None):
         logging_steps=config.logging_steps, seed=config.seed, data_seed=config.seed,
         bf16=bf16, use_cpu=device.type == "cpu", dataloader_pin_memory=False,
         activation_checkpointing=False, report_to=[], **_save_settings(config),
+        # Data parallel (torchrun): every trained parameter takes part in each forward pass, so DDP
+        # need not search for unused ones (frozen parameters have requires_grad off and are skipped).
+        ddp_find_unused_parameters=False,
         include_num_input_tokens_seen="non_padding",
         disable_tqdm=not config.progress_bar or config.max_steps < 20 or config.live_plot,
     )
