@@ -138,10 +138,10 @@ def validate_pairs(pairs: Sequence[Mapping]) -> list[Mapping]:
             if len(set(forms.values())) > 1:
                 raise DataFormatError("mixes strings and message lists; use one form for all three",
                                       field=", ".join(k for k, s in forms.items() if s))
-            if not forms["prompt"] and example["prompt"][-1].get("role") != "user":
-                raise DataFormatError("the conversation must end with a user turn", field="prompt")
             texts = {key: _text_of(example[key], key, None if key == "prompt" else "assistant")
                      for key in PAIR_FIELDS}
+            if not forms["prompt"] and example["prompt"][-1].get("role") != "user":
+                raise DataFormatError("the conversation must end with a user turn", field="prompt")
         except DataFormatError as err:
             raise DataFormatError(err.problem, field=err.field, index=n) from None
         if texts["chosen"].strip() == texts["rejected"].strip():

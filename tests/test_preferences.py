@@ -52,6 +52,7 @@ def test_preference_pairs_errors_name_the_record_and_the_field():
     (lambda p: p[1]["chosen"][0].update(role="user"), 1, "chosen", "one 'assistant' message"),
     (lambda p: p[2].update(prompt="Where?"), 2, "prompt", "mixes strings and message lists"),
     (lambda p: p[0]["prompt"][0].update(role="assistant"), 0, "prompt", "end with a user turn"),
+    (lambda p: p[1].update(prompt=[]), 1, "prompt", "non-empty list of messages"),
 ])
 def test_validate_pairs_reports_the_pair_and_field(change, index, field, message):
     pairs = preference_pairs(RECORDS[:3] + RECORDS[6:9])[:3]
