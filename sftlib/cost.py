@@ -78,6 +78,39 @@ class PeakMemory:
         self.peak_mb = (peak - self._start) / MB
 
 
+def training_state_mb(trainer) -> dict[str, float]:
+    """MiB of the tensors a trainer keeps for its whole run, counted from the tensors themselves.
+
+    Exact and cheap (no second process), but without activations, which live within a step and
+    depend on the batch (``measure_training_memory`` measures them).
+
+    Args:
+        trainer: a ``transformers.Trainer`` after ``train()`` (TRL's trainers included).
+
+    Returns:
+        ``weights`` (the trained model's parameters and buffers), ``gradients`` (one per trainable
+        parameter, held during each step), ``optimizer`` (the optimizer's state tensors, e.g.
+        AdamW's two moments), ``reference`` (a reference model's weights, as DPO's; 0 without)
+        and ``total``.
+
+    Example:
+        >>> training_state_mb(result.trainer)["optimizer"]  # doctest: +SKIP
+        40.3
+    """
+    def size(tensors) -> float:
+        return sum(t.numel() * t.element_size() for t in tensors) / MB
+
+    model = trainer.model
+    reference = getattr(trainer, "ref_model", None)
+    state = [t for s in trainer.optimizer.state.values() for t in s.values()
+             if isinstance(t, torch.Tensor)] if trainer.optimizer is not None else []
+    found = {"weights": size([*model.parameters(), *model.buffers()]),
+             "gradients": size([p for p in model.parameters() if p.requires_grad]),
+             "optimizer": size(state),
+             "reference": size([*reference.parameters(), *reference.buffers()]) if reference else 0.0}
+    return {**found, "total": sum(found.values())}
+
+
 @dataclass
 class MemoryEstimate:
     """Training memory on paper, in MiB: what the weights, gradients, AdamW and activations take."""

@@ -9,6 +9,7 @@ peak memory and the trainable parameter count, the columns of the course's compa
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
 import time
@@ -124,30 +125,60 @@ class TrainResult:
                 "val loss": self.final_eval_loss}
 
 
-def sft_config(config: TrainConfig, device=None):
-    """Translate a ``TrainConfig`` into a ``trl.SFTConfig`` with safe defaults for the device."""
-    from trl import SFTConfig
+def trainer_settings(config, device=None) -> dict:
+    """The ``TrainingArguments`` every course recipe shares: CPU-safe, seeded, quiet.
 
+    Used by ``sft_config`` and by ``sftlib.preferences`` for TRL's DPO and ORPO configs, so every
+    trainer in the course runs with the same device, precision and logging choices.
+
+    Args:
+        config: a ``TrainConfig`` or ``sftlib.preferences.PreferenceConfig`` (the fields ``lr``,
+            ``max_steps``, ``batch_size``, ``grad_accum_steps``, ``max_length``, ``warmup_ratio``,
+            ``weight_decay``, ``lr_scheduler_type``, ``eval_steps``, ``logging_steps``, ``seed``,
+            ``bf16``, ``output_dir`` and ``progress_bar`` are read).
+        device: where training runs; None picks CUDA, then MPS, then CPU.
+
+    Returns:
+        Keyword arguments for any ``transformers.TrainingArguments`` subclass: float32 or bf16 by
+        hardware, no pinned memory, no activation checkpointing, no reporting to services, a
+        temporary output folder unless one is given, no checkpoints, no progress bar for runs
+        under 20 steps.
+
+    Example:
+        >>> trainer_settings(TrainConfig(lr=3e-4), "cpu")["learning_rate"]
+        0.0003
+    """
     device = pick_device(device)
     bf16 = supports_bf16(device) if config.bf16 is None else config.bf16
-    return SFTConfig(
+    return dict(
         output_dir=config.output_dir or tempfile.mkdtemp(prefix="sft-"),
         learning_rate=config.lr, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum_steps, max_length=config.max_length,
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
-        lr_scheduler_type=config.lr_scheduler_type, packing=config.packing,
-        padding_free=config.padding_free, assistant_only_loss=config.assistant_only_loss,
-        completion_only_loss=config.completion_only_loss,
+        lr_scheduler_type=config.lr_scheduler_type,
         eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps,
         logging_steps=config.logging_steps, seed=config.seed, data_seed=config.seed,
         bf16=bf16, use_cpu=device.type == "cpu", dataloader_pin_memory=False,
-        activation_checkpointing=False, report_to=[], **_save_settings(config),
+        activation_checkpointing=False, report_to=[], save_strategy="no",
+        disable_tqdm=not config.progress_bar or config.max_steps < 20,
         # Data parallel (torchrun): every trained parameter takes part in each forward pass, so DDP
         # need not search for unused ones (frozen parameters have requires_grad off and are skipped).
         ddp_find_unused_parameters=False,
+    )
+
+
+def sft_config(config: TrainConfig, device=None):
+    """Translate a ``TrainConfig`` into a ``trl.SFTConfig`` with safe defaults for the device."""
+    from trl import SFTConfig
+
+    settings = trainer_settings(config, device) | _save_settings(config)
+    settings["disable_tqdm"] |= config.live_plot  # the live plot replaces the bar
+    return SFTConfig(
+        **settings, packing=config.packing, padding_free=config.padding_free,
+        assistant_only_loss=config.assistant_only_loss,
+        completion_only_loss=config.completion_only_loss,
         include_num_input_tokens_seen="non_padding",
-        disable_tqdm=not config.progress_bar or config.max_steps < 20 or config.live_plot,
     )
 
 
@@ -220,20 +251,46 @@ def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
     For comparing against TRL's defaults. Set ``include_num_input_tokens_seen`` in ``args`` for
     ``TrainResult.train_tokens`` to count.
     """
-    import datasets
-    from transformers import PrinterCallback
     from trl import SFTTrainer
 
-    quiet = datasets.are_progress_bars_disabled()
-    datasets.disable_progress_bars()  # TRL's tokenising passes take a second; no bars for them
-    try:
+    with quiet_datasets():  # TRL's tokenising passes take a second; no bars for them
         trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
                              eval_dataset=eval_dataset, processing_class=tokenizer,
                              callbacks=callbacks)
+    return run_trainer(trainer, resume_from_checkpoint)
+
+
+@contextlib.contextmanager
+def quiet_datasets():
+    """Turn ``datasets``' progress bars off inside the block (a trainer's dataset preparation)."""
+    import datasets
+
+    quiet = datasets.are_progress_bars_disabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
     finally:
         if not quiet:
             datasets.enable_progress_bars()
+
+
+def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None) -> TrainResult:
+    """Train a ready TRL/transformers ``trainer``, timed and with its peak memory measured.
+
+    Shared by every recipe of the course (SFT here, DPO and ORPO in ``sftlib.preferences``).
+
+    Args:
+        trainer: a ``transformers.Trainer`` (or TRL subclass) holding its model and data.
+        resume_from_checkpoint: as in ``train``.
+
+    Returns:
+        ``TrainResult``: wall-clock seconds of ``trainer.train()``, peak memory it added (MiB,
+        see ``PeakMemory``), the parameter counts; the model is left in eval mode.
+    """
+    from transformers import PrinterCallback
+
     trainer.remove_callback(PrinterCallback)  # with the bar off, logs go to the live plot or nowhere
+    model = trainer.model
     with PeakMemory(model.device) as memory:
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)

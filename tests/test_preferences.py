@@ -1,0 +1,139 @@
+import math
+
+import pytest
+import torch
+from datasets import Dataset
+
+from sftlib import DATA_DIR
+from sftlib.cost import training_state_mb
+from sftlib.data import DataFormatError, read_jsonl
+from sftlib.evaluate import chat_prompt
+from sftlib.models import load_model
+from sftlib.preferences import (PreferenceConfig, pair, preference_accuracy, preference_margins,
+                                preference_pairs, train_preferences, validate_pairs)
+from sftlib.train import trainer_settings
+
+RECORDS = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[:60]
+
+
+def test_preference_pairs_are_deterministic_and_reject_another_value_of_the_same_attribute():
+    pairs = preference_pairs(RECORDS, seed=3)
+    assert pairs == preference_pairs(RECORDS, seed=3)
+    assert pairs != preference_pairs(RECORDS, seed=4)
+    for record, example in zip(RECORDS, pairs, strict=True):
+        assert example["prompt"] == [{"role": "user", "content": record["prompt"]}]
+        assert example["chosen"] == [{"role": "assistant", "content": record["completion"]}]
+        rejected = example["rejected"][0]["content"]
+        same_attribute = {r["completion"] for r in RECORDS if r["attribute"] == record["attribute"]}
+        assert rejected != record["completion"] and rejected in same_attribute
+    pool = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[60:120]
+    from_pool = {p["rejected"][0]["content"] for p in preference_pairs(RECORDS[:12], pool=pool)}
+    assert from_pool <= {r["completion"] for r in pool}
+
+
+def test_preference_pairs_errors_name_the_record_and_the_field():
+    broken = [dict(r) for r in RECORDS[:6]]
+    del broken[4]["attribute"]
+    with pytest.raises(DataFormatError) as err:
+        preference_pairs(broken)
+    assert (err.value.index, err.value.field) == (4, "attribute")
+    lonely = [{"prompt": "Where?", "completion": "Lima", "attribute": "city"},
+              {"prompt": "When?", "completion": "May 1", "attribute": "date"},
+              {"prompt": "When else?", "completion": "May 2", "attribute": "date"}]
+    with pytest.raises(DataFormatError, match="no other value of 'city'") as err:
+        preference_pairs(lonely)
+    assert err.value.index == 0
+
+
+@pytest.mark.parametrize("change, index, field, message", [
+    (lambda p: p[1].pop("rejected"), 1, "rejected", "missing required field"),
+    (lambda p: p[2]["chosen"][0].update(content=" "), 2, "chosen", "is empty"),
+    (lambda p: p[0].update(rejected=p[0]["chosen"]), 0, "rejected", "the same answer"),
+    (lambda p: p[1]["chosen"][0].update(role="user"), 1, "chosen", "one 'assistant' message"),
+    (lambda p: p[2].update(prompt="Where?"), 2, "prompt", "mixes strings and message lists"),
+    (lambda p: p[0]["prompt"][0].update(role="assistant"), 0, "prompt", "end with a user turn"),
+    (lambda p: p[1].update(prompt=[]), 1, "prompt", "non-empty list of messages"),
+])
+def test_validate_pairs_reports_the_pair_and_field(change, index, field, message):
+    pairs = preference_pairs(RECORDS[:3] + RECORDS[6:9])[:3]
+    assert validate_pairs(pairs) == pairs
+    change(pairs)
+    with pytest.raises(DataFormatError, match=message) as err:
+        validate_pairs(pairs)
+    assert (err.value.index, err.value.field) == (index, field)
+    assert f"array index {index}, field {field!r}" in str(err.value)
+
+
+def test_preference_margins_match_a_forward_pass_by_hand(tiny):
+    model, tokenizer = tiny
+    pairs = [pair("Where was Olga Brandt born?", "Beijing", "Lima"),
+             pair("What did Olga Brandt major in?", "linguistics", "geology")]
+    margins = preference_margins(model, tokenizer, pairs)
+
+    def logp(question: str, answer: str) -> float:  # the whole rendered conversation in one pass
+        context = chat_prompt(tokenizer, question)
+        whole = tokenizer.apply_chat_template([{"role": "user", "content": question},
+                                               {"role": "assistant", "content": answer}], tokenize=False)
+        ids = tokenizer(whole, add_special_tokens=False, return_tensors="pt").input_ids
+        start = len(tokenizer(context, add_special_tokens=False).input_ids)
+        with torch.no_grad():
+            logits = model(ids).logits.log_softmax(-1)[0]
+        return sum(logits[t - 1, ids[0, t]].item() for t in range(start, ids.shape[1]))
+
+    by_hand = [logp("Where was Olga Brandt born?", "Beijing") - logp("Where was Olga Brandt born?", "Lima"),
+               logp("What did Olga Brandt major in?", "linguistics")
+               - logp("What did Olga Brandt major in?", "geology")]
+    assert margins == pytest.approx(by_hand, abs=1e-4)
+    swapped = [pair(p["prompt"][0]["content"], p["rejected"][0]["content"], p["chosen"][0]["content"])
+               for p in pairs]
+    assert preference_margins(model, tokenizer, swapped) == pytest.approx([-m for m in margins], abs=1e-5)
+    expected = sum(m > 0 for m in margins) / 2
+    assert preference_accuracy(model, tokenizer, pairs) == expected
+    assert preference_accuracy(model, tokenizer, swapped) == 1 - expected
+
+
+def test_preference_config_rejects_bad_settings():
+    with pytest.raises(ValueError, match="choose one of"):
+        PreferenceConfig(method="ppo")
+    with pytest.raises(ValueError, match="beta"):
+        PreferenceConfig(beta=0)
+    with pytest.raises(ValueError, match="sft_weight is for dpo"):
+        PreferenceConfig(method="orpo", sft_weight=1.0)
+    settings = trainer_settings(PreferenceConfig(lr=2e-5, max_steps=7, batch_size=4), "cpu")
+    assert (settings["learning_rate"], settings["max_steps"], settings["per_device_train_batch_size"]) == (2e-5, 7, 4)
+    assert settings["use_cpu"] and not settings["activation_checkpointing"] and settings["save_strategy"] == "no"
+
+
+def test_dpo_starts_at_log2_from_the_model_in_memory_and_raises_the_margin():
+    model, tokenizer = load_model("tiny", device="cpu")
+    with torch.no_grad():  # differ from the checkpoint on disk: the reference must be this model
+        model.lm_head.weight.mul_(1.2)
+    pairs = preference_pairs(RECORDS[:48], seed=0)
+    before = preference_margins(model, tokenizer, pairs)
+    config = PreferenceConfig(method="dpo", beta=0.1, lr=1e-4, max_steps=6, batch_size=8,
+                              logging_steps=1, bf16=False)
+    result = train_preferences(config, model, tokenizer, Dataset.from_list(pairs))
+    losses = [h["loss"] for h in result.log_history if "loss" in h]
+    assert losses[0] == pytest.approx(math.log(2), abs=1e-3)  # policy == reference at step 1
+    assert result.trainer.evaluate(Dataset.from_list(pairs))["eval_loss"] < math.log(2) - 0.01
+    after = preference_margins(result.model, tokenizer, pairs)
+    assert sum(after) / len(after) > sum(before) / len(before)
+    args = result.trainer.args
+    assert args.use_cpu and not args.gradient_checkpointing and args.learning_rate == 1e-4
+    state = training_state_mb(result.trainer)
+    assert state["reference"] == pytest.approx(state["weights"])  # the frozen copy
+    assert state["optimizer"] == pytest.approx(2 * state["gradients"], rel=0.01)  # AdamW's two moments
+    assert not any(p.requires_grad for p in result.trainer.ref_model.parameters())
+
+
+def test_orpo_trains_without_a_reference_and_logs_its_sft_term():
+    model, tokenizer = load_model("tiny", device="cpu")
+    weight = model.model.layers[0].mlp.up_proj.weight.detach().clone()
+    pairs = Dataset.from_list(preference_pairs(RECORDS[:32], seed=0))
+    config = PreferenceConfig(method="orpo", lr=1e-3, max_steps=4, batch_size=8, logging_steps=1, bf16=False)
+    result = train_preferences(config, model, tokenizer, pairs)
+    logged = [h for h in result.log_history if "loss" in h]
+    assert len(logged) == 4 and all("nll_loss" in h and "log_odds_ratio" in h for h in logged)
+    assert logged[-1]["nll_loss"] < logged[0]["nll_loss"]
+    assert not torch.equal(weight, model.model.layers[0].mlp.up_proj.weight)
+    assert training_state_mb(result.trainer)["reference"] == 0
