@@ -6,6 +6,7 @@ relative link written for GitHub also works on the site:
 
 * ``index.md``: the README;
 * ``notebooks/*.ipynb``: the lessons with their committed outputs (rendered, never executed);
+* ``notebooks/solutions/*.ipynb``: the exercise solutions, rendered the same way;
 * ``docs/*.md``: the guides (mkdocs' ``docs_dir``);
 * ``api/sftlib.<module>.md``: one API reference page per module, from the docstrings.
 
@@ -138,8 +139,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         config: the mkdocs configuration; its ``nav`` is replaced.
 
     Returns:
-        README as ``index.md``, ``notebooks/*.ipynb``, ``docs/...``, ``api/*.md`` and the
-        theme's assets.
+        README as ``index.md``, ``notebooks/*.ipynb``, ``notebooks/solutions/*.ipynb``,
+        ``docs/...``, ``api/*.md`` and the theme's assets.
     """
     root = _root(config)
 
@@ -149,7 +150,8 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
 
     site = [File.generated(config, "index.md", abs_src_path=str(root / "README.md"))]
     lessons = sorted((root / "notebooks").glob("*.ipynb"))
-    site += [repo_file(f"notebooks/{p.name}") for p in lessons]
+    solutions = sorted((root / "notebooks" / "solutions").glob("*.ipynb"))
+    site += [repo_file(p.relative_to(root).as_posix()) for p in lessons + solutions]
     docs_dir = Path(config.docs_dir).resolve()
     guides = [repo_file(f"docs/{f.src_uri}") for f in files
               if f.src_dir and Path(f.src_dir).resolve() == docs_dir]
@@ -160,6 +162,7 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     config.nav = [
         {"Home": "index.md"},
         {"Lessons": [f"notebooks/{p.name}" for p in lessons]},
+        {"Solutions": [f"notebooks/solutions/{p.name}" for p in solutions]},
         {"Guides": [f.src_uri for f in guides if f.src_uri.endswith(".md")]},
         {"API reference": [f"api/{m}.md" for m in modules]},
     ]

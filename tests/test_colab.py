@@ -28,6 +28,13 @@ def test_lessons_are_found():
     assert [p.name[:2] for p in LESSONS][:9] == [f"{i:02d}" for i in range(9)]
 
 
+def test_solutions_notebooks_are_not_stamped_as_lessons():
+    # deliberate: notebooks/solutions/NN_*_solutions.ipynb are read beside their lesson and run
+    # where the course is installed; the set-up cell would move into notebooks/, not solutions/
+    assert (colab.ROOT / "notebooks" / "solutions").is_dir()
+    assert all(p.parent.name == "notebooks" for p in LESSONS)
+
+
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_lesson_badge_and_setup_cell_match_the_repository_url(path):
     assert path.read_text(encoding="utf-8") == colab.stamped_text(path), (

@@ -7,9 +7,10 @@ import pytest
 from sftlib import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("*.ipynb"))
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.name)
 def test_notebook_is_committed_with_outputs_and_without_errors_or_widget_state(path):
     nb = json.loads(path.read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
@@ -21,3 +22,8 @@ def test_notebook_is_committed_with_outputs_and_without_errors_or_widget_state(p
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 3
+
+
+def test_every_lesson_has_one_solutions_notebook_and_every_solutions_notebook_a_lesson():
+    lessons = [p.stem for p in NOTEBOOKS]
+    assert [p.stem.removesuffix("_solutions") for p in SOLUTIONS] == lessons

@@ -29,6 +29,8 @@ def built_site(tmp_path_factory):
 def test_site_has_home_lessons_guides_and_api_pages(built_site):
     pages = {p.relative_to(built_site).as_posix() for p in built_site.rglob("*.html")}
     lessons = {f"notebooks/{p.stem}.html" for p in (ROOT / "notebooks").glob("*.ipynb")}
+    lessons |= {f"notebooks/solutions/{p.stem}.html"
+                for p in (ROOT / "notebooks" / "solutions").glob("*.ipynb")}
     guides = {f"docs/{p.stem}.html" for p in (ROOT / "docs").glob("*.md")}
     api = {f"api/{m}.html" for m in website.api_modules(ROOT)}
     assert {"index.html", "api/sftlib.models.html"} | lessons | guides | api <= pages
