@@ -35,7 +35,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores the whole suite takes about 13 minutes, where the notebooks alone take 17
+# one worker. On 2 cores the whole suite takes about 16 minutes, where the lessons alone take 21
 # one after the other; the numbers are the same (training here is bit-identical with 1 or 2 threads).
 test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 \
@@ -51,7 +51,7 @@ site: setup
 	$(PY) -m sftlib.website site
 
 # Minutes per notebook, executed headless one after the other (the README's course map): about
-# 17 minutes on 2 cores.
+# 21 minutes on 2 cores.
 runtime: setup
 	$(PY) benchmarks/course_runtime.py
 
