@@ -4,7 +4,7 @@ Each notebook is executed in a fresh kernel from the ``notebooks/`` folder, offl
 ``SFT_PROFILE`` (default ``tiny``); the notebooks on disk are not changed. The table's minutes are
 the numbers for the README's course map.
 
-    python benchmarks/course_runtime.py                    # every notebook (about 10 minutes on 2 cores)
+    python benchmarks/course_runtime.py                    # every notebook (about 21 minutes on 2 cores)
     python benchmarks/course_runtime.py 01_data_formatting  # only the named ones
 """
 
@@ -16,7 +16,9 @@ import platform
 import time
 
 import nbformat
+import torch
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from sftlib import ROOT
 
@@ -46,17 +48,25 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     names = args.names or [p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
-    rows = []
+    rows, failed = [], []
     for name in names:
-        seconds = run_notebook(name)
+        try:
+            seconds = run_notebook(name)
+        except CellExecutionError as err:  # time the others; report this one and fail at the end
+            failed.append(name)
+            print(f"{name}: FAILED\n{str(err)[-2000:]}", flush=True)
+            continue
         rows.append((name, seconds))
         print(f"{name}: {seconds / 60:.1f} min", flush=True)
     profile = os.environ.get("SFT_PROFILE", "tiny")
-    print(f"\n| notebook | minutes ({profile}, {os.cpu_count()} CPU threads, {platform.machine()}) |")
+    gpu = torch.cuda.get_device_name() + ", " if torch.cuda.is_available() else ""
+    print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}) |")
     print("|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds / 60:.1f} |")
     print(f"| **total** | **{sum(s for _, s in rows) / 60:.1f}** |")
+    if failed:
+        raise SystemExit(f"failed: {', '.join(failed)} (left out of the total)")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+from sftlib import ROOT
 
 MB = 2**20
 
@@ -130,7 +133,8 @@ def estimate_training_memory(model, tokens: int, activation_bytes: int = 4) -> M
     """Estimate the memory of one AdamW training step of ``model`` on a batch of ``tokens`` tokens.
 
     - weights: the bytes the parameters and buffers occupy now (4-bit layers count as 4-bit);
-    - gradients: 4 bytes per trainable parameter; optimizer: 8 (AdamW's two float32 moments);
+    - gradients: one value per trainable parameter, in the parameter's dtype (4 bytes in float32,
+      2 in bf16); optimizer: two more (AdamW's moments are kept in the parameter's dtype);
     - activations: what backward needs, per token and per block from the lowest block that has a
       trainable parameter upward (about ``6h + 4i`` values: attention and MLP inputs and outputs,
       with ``h`` the hidden size and ``i`` the MLP size), plus the logits and their gradient
@@ -148,16 +152,36 @@ def estimate_training_memory(model, tokens: int, activation_bytes: int = 4) -> M
 
     config = (model.get_base_model() if hasattr(model, "get_base_model") else model).config
     layers = decoder_layers(model)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     weights += sum(b.numel() * b.element_size() for b in model.buffers())
     first = next((i for i, block in enumerate(layers)
                   if any(p.requires_grad for p in block.parameters())), len(layers))
     per_token = (len(layers) - first) * (6 * config.hidden_size + 4 * config.intermediate_size)
     per_token += 2 * config.vocab_size if trainable else 0
-    return MemoryEstimate(weights=weights / MB, gradients=4 * trainable / MB,
-                          optimizer=8 * trainable / MB,
+    return MemoryEstimate(weights=weights / MB, gradients=trainable / MB,
+                          optimizer=2 * trainable / MB,
                           activations=tokens * per_token * activation_bytes / MB)
+
+
+GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu_methods_h100.json"
+
+
+def recorded_gpu_runs(path: Path = GPU_RESULTS) -> dict:
+    """Memory and speed that ``benchmarks/gpu_methods.py`` measured on a GPU, as it saved them.
+
+    Returns:
+        ``{"device", "date", "torch", "steps", "memory": [row, ...], "precision": [row, ...]}``;
+        memory rows have ``model``, ``method``, ``measured`` (MiB: weights plus the training peak,
+        CUDA max allocated) and ``s/step``; precision rows have ``model``, ``batch``, ``mode`` and
+        ``tokens/s``. The models are hub architectures with random weights (see the script).
+    """
+    import json
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no recorded GPU run; make one with "
+                                f"`python benchmarks/gpu_methods.py --out {path}` on a GPU")
+    return json.loads(path.read_text())
 
 
 def measure_training_memory(profile: str, config, examples: int = 64,
@@ -173,7 +197,8 @@ def measure_training_memory(profile: str, config, examples: int = 64,
     Returns:
         MiB figures: ``measured`` (= ``measured weights``, the model's tensors, plus ``measured
         training``, the peak the run added), and ``estimate`` with its four parts from
-        ``estimate_training_memory`` for the same model and batch; ``kind`` says what was read.
+        ``estimate_training_memory`` for the same model and batch; ``kind`` says what was read;
+        ``s/step`` is the run's wall-clock seconds per optimizer step.
     """
     import dataclasses
     import json
@@ -217,6 +242,7 @@ def _measure_child(request: dict) -> dict:
                                         2 if result.trainer.args.bf16 else 4)
     return {"measured": weights + result.peak_memory_mb, "measured weights": weights,
             "measured training": result.peak_memory_mb, "kind": result.memory_kind,
+            "s/step": result.seconds_per_step,
             "estimate": estimate.total,
             **{f"estimate {k}": v for k, v in dataclasses.asdict(estimate).items()}}
 

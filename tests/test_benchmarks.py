@@ -25,3 +25,27 @@ def test_course_runtime_names_the_notebooks_it_knows():
     module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
     with pytest.raises(FileNotFoundError, match="00_tour"):
         module["run_notebook"]("99_missing")
+
+
+def test_gpu_methods_refuses_to_run_without_cuda(monkeypatch, tmp_path):
+    module = runpy.run_path(str(ROOT / "benchmarks" / "gpu_methods.py"))
+    monkeypatch.setattr(module["torch"].cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="GPU"):
+        module["main"](["--out", str(tmp_path / "out.json")])
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_gpu_methods_shapes_are_the_published_hub_architectures():
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    shapes = runpy.run_path(str(ROOT / "benchmarks" / "gpu_methods.py"))["SHAPES"]
+    sizes = {}
+    for name, shape in shapes.items():
+        with torch.device("meta"):  # shapes only, no memory
+            model = LlamaForCausalLM(LlamaConfig(**shape))
+        sizes[name] = sum(p.numel() for p in model.parameters()) / 1e9
+    # SmolLM2-135M has 134.5M parameters, SmolLM2-1.7B 1.71B, Llama-2-7B 6.74B (their model cards)
+    assert sizes["SmolLM2-135M"] == pytest.approx(0.1345, rel=0.01)
+    assert sizes["SmolLM2-1.7B"] == pytest.approx(1.71, rel=0.01)
+    assert sizes["Llama-2-7B"] == pytest.approx(6.74, rel=0.01)

@@ -50,6 +50,15 @@ def test_estimate_by_method_follows_what_is_trained():
         pytest.approx(2 * full.activations))
 
 
+def test_estimate_counts_gradients_and_moments_in_the_weights_dtype():
+    # bf16 weights (what load_model picks on a bf16 GPU) get bf16 gradients and AdamW moments:
+    # on an H100, full fine-tuning of a 7B-shaped model peaked at 51 GB, not at 16 bytes/parameter
+    full32 = estimate_training_memory(load_model("tiny", device="cpu")[0], 64)
+    full16 = estimate_training_memory(load_model("tiny", device="cpu", dtype=torch.bfloat16)[0], 64)
+    assert full16.gradients == pytest.approx(full32.gradients / 2)
+    assert full16.optimizer == pytest.approx(full32.optimizer / 2) == pytest.approx(2 * full16.gradients)
+
+
 def test_measure_training_memory_runs_in_a_child_process():
     config = TrainConfig(method="lora", max_steps=2, batch_size=4, bf16=False, logging_steps=1,
                          assistant_only_loss=False, completion_only_loss=True)
