@@ -14,7 +14,7 @@ export JUPYTER_CONFIG_DIR  := $(CURDIR)/.cache/jupyter/config
 export JUPYTER_RUNTIME_DIR := $(CURDIR)/.cache/jupyter/runtime
 export IPYTHONDIR          := $(CURDIR)/.cache/ipython
 
-.PHONY: setup lab test site runtime data model clean
+.PHONY: setup lab test site runtime checkpoints data model clean
 
 setup: $(STAMP)
 
@@ -37,8 +37,9 @@ lab: setup
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
 # one worker. On 2 cores the whole suite takes about 16 minutes, where the lessons alone take 21
 # one after the other; the numbers are the same (training here is bit-identical with 1 or 2 threads).
+# The run cache stays off: the tests train for real.
 test: setup
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 \
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 SFT_RUN_CACHE=0 \
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q --durations=10 \
 	  -n 2 --dist loadfile
 
@@ -54,6 +55,11 @@ site: setup
 # 21 minutes on 2 cores.
 runtime: setup
 	$(PY) benchmarks/course_runtime.py
+
+# A workshop's pre-run: every lesson once with the run cache on (sftlib.checkpoints), so that
+# `SFT_RUN_CACHE=1 make lab` afterwards loads each trained run instead of training it again.
+checkpoints: setup
+	SFT_RUN_CACHE=1 $(PY) benchmarks/course_runtime.py
 
 # Rebuild the shipped data: the SFT datasets (seconds) and the tiny model (about 35 minutes).
 data: setup

@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from sftlib import checkpoints
 from sftlib.cost import PeakMemory
 from sftlib.methods import METHODS, apply_method
 from sftlib.models import count_parameters, pick_device, supports_bf16
@@ -81,6 +82,7 @@ class TrainResult:
     memory_kind: str = ""
     trainable_params: int = 0
     total_params: int = 0
+    from_cache: bool = False  # loaded by ``sftlib.checkpoints``: times and memory are the saved run's
 
     @property
     def model(self):
@@ -236,11 +238,55 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
     device = model.device
     if "messages" not in train_dataset.column_names:  # the option exists for chat data only
         config = dataclasses.replace(config, assistant_only_loss=False)
+    folder = checkpoints.cache_dir()  # None unless $SFT_RUN_CACHE is set
+    if resume_from_checkpoint or extra_callbacks or not checkpoints.cacheable(config):
+        folder = None  # these runs depend on more than their inputs
+    key = folder and checkpoints.run_key(config, model, tokenizer, train_dataset, eval_dataset)
     set_seed(config.seed)  # LoRA's random A matrices are drawn here, before the trainer seeds
     model = apply_method(model, config)
-    return train_with_args(sft_config(config, device), model, tokenizer, train_dataset,
-                           eval_dataset, callbacks(config) + list(extra_callbacks),
-                           resume_from_checkpoint)
+    args = sft_config(config, device)
+    if key and (folder / key).exists():
+        return load_cached_run(folder / key, args, config, model, tokenizer, train_dataset,
+                               eval_dataset)
+    result = train_with_args(args, model, tokenizer, train_dataset, eval_dataset,
+                             callbacks(config) + list(extra_callbacks), resume_from_checkpoint)
+    if key:
+        checkpoints.save_run(folder, key, result)
+    return result
+
+
+def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_dataset,
+                    eval_dataset=None) -> TrainResult:
+    """Stand in for a run saved by ``sftlib.checkpoints``: its weights, log, times and memory.
+
+    ``model`` has had the method applied; the saved trainable tensors are copied into it, and a
+    trainer is built around it (tokenising the data, about a second) with the saved state, so that
+    ``result.trainer`` can still evaluate and save. Prints one line saying where the run came from.
+    """
+    from trl import SFTTrainer
+
+    from sftlib.plots import plot_log_history
+
+    run = checkpoints.load_run(folder, model)
+    with quiet_datasets():
+        trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
+                             eval_dataset=eval_dataset, processing_class=tokenizer)
+    trainer.state.log_history = run.log_history
+    trainer.state.global_step, trainer.state.max_steps = run.global_step, config.max_steps
+    trainer.state.total_flos, trainer.state.num_input_tokens_seen = run.total_flos, run.train_tokens
+    # Training leaves marks on the model object that later trainers read: accelerate's "prepared"
+    # flag (a second trainer then adds no mixed-precision wrapper of its own) and, under bf16, a
+    # forward unwrapped past TRL's fused LM head. Prepare and unwrap as a real run does, so that the
+    # cells after a loaded run behave as after the trained one (lesson 10 runs DPO on the SFT model).
+    trainer.accelerator.unwrap_model(trainer.accelerator.prepare_model(model), keep_fp32_wrapper=False)
+    model.eval()
+    print(f"run cache: loaded {run.global_step} steps trained on {run.saved} in {run.seconds:.1f} s "
+          f"({folder.name[:10]})")
+    if config.live_plot:
+        plot_log_history(run.log_history, title=f"training loss, {run.global_step} steps (cached)")
+    return TrainResult(trainer, run.log_history, run.seconds, run.train_tokens,
+                       run.peak_memory_mb, run.memory_kind, run.trainable_params, run.total_params,
+                       from_cache=True)
 
 
 def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
