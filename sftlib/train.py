@@ -263,14 +263,10 @@ def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_d
     trainer is built around it (tokenising the data, about a second) with the saved state, so that
     ``result.trainer`` can still evaluate and save. Prints one line saying where the run came from.
     """
-    from trl import SFTTrainer
-
     from sftlib.plots import plot_log_history
 
     run = checkpoints.load_run(folder, model)
-    with quiet_datasets():
-        trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
-                             eval_dataset=eval_dataset, processing_class=tokenizer)
+    trainer = sft_trainer(args, model, tokenizer, train_dataset, eval_dataset)
     trainer.state.log_history = run.log_history
     trainer.state.global_step, trainer.state.max_steps = run.global_step, config.max_steps
     trainer.state.total_flos, trainer.state.num_input_tokens_seen = run.total_flos, run.train_tokens
@@ -297,13 +293,19 @@ def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
     For comparing against TRL's defaults. Set ``include_num_input_tokens_seen`` in ``args`` for
     ``TrainResult.train_tokens`` to count.
     """
+    trainer = sft_trainer(args, model, tokenizer, train_dataset, eval_dataset, callbacks)
+    return run_trainer(trainer, resume_from_checkpoint)
+
+
+def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
+                callbacks: list | None = None):
+    """A TRL ``SFTTrainer`` for ``model`` and the data, ready to train (the data is tokenised)."""
     from trl import SFTTrainer
 
     with quiet_datasets():  # TRL's tokenising passes take a second; no bars for them
-        trainer = SFTTrainer(model=model, args=args, train_dataset=train_dataset,
-                             eval_dataset=eval_dataset, processing_class=tokenizer,
-                             callbacks=callbacks)
-    return run_trainer(trainer, resume_from_checkpoint)
+        return SFTTrainer(model=model, args=args, train_dataset=train_dataset,
+                          eval_dataset=eval_dataset, processing_class=tokenizer,
+                          callbacks=callbacks)
 
 
 @contextlib.contextmanager
