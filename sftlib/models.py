@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from sftlib import CACHE_DIR, DATA_DIR
+from sftlib.templates import CHATML_TEMPLATE, training_template
 
 PROFILE_ENV = "SFT_PROFILE"
 DEFAULT_PROFILE = "tiny"
@@ -160,7 +162,12 @@ def _convert_gguf(prof: Profile) -> Path:
 
 
 def load_tokenizer(profile: str | None = None):
-    """The tokenizer of ``profile`` (with a pad token; right padding for training)."""
+    """The tokenizer of ``profile`` (with a pad token; right padding for training).
+
+    Its chat template is replaced by one with ``{% generation %}`` markers where
+    :func:`sftlib.templates.training_template` finds one that renders exactly as the model's own;
+    a tokenizer without any template gets the course's ChatML template, with a warning.
+    """
     from transformers import AutoTokenizer
 
     prof = get_profile(profile)
@@ -171,6 +178,18 @@ def load_tokenizer(profile: str | None = None):
     if tokenizer.pad_token is None:
         raise ProfileError(f"profile {prof.name!r}: its tokenizer has no pad token; set one "
                            "that is not the EOS token (a pad equal to EOS masks EOS out of training)")
+    template, how = training_template(tokenizer)
+    if template is not None:
+        tokenizer.chat_template = template  # renders as the model's own; adds the loss-mask markers
+    elif tokenizer.chat_template is None:
+        tokenizer.chat_template = CHATML_TEMPLATE
+        warnings.warn(f"profile {prof.name!r}: its tokenizer has no chat template; the course's "
+                      "ChatML template (sftlib.templates.CHATML_TEMPLATE) is used", stacklevel=2)
+    else:
+        warnings.warn(f"profile {prof.name!r}: its chat template has no {{% generation %}} markers "
+                      "and the course found no marked version of it, so assistant-only training "
+                      "will fail; set tokenizer.chat_template to one that marks assistant turns "
+                      "(lesson 02)", stacklevel=2)
     return tokenizer
 
 

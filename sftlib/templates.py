@@ -9,6 +9,8 @@ does not count in the loss.
 from __future__ import annotations
 
 import html
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +53,73 @@ CHATML_TEMPLATE = """\
 {%- endfor %}
 {%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}
 """
+
+
+
+def chatml_template(default_system: str | None = None) -> str:
+    """``CHATML_TEMPLATE``; with ``default_system``, a chat without a system message gets that one.
+
+    Many ChatML models (SmolLM2, Qwen2.5) open every chat that lacks a system message with their own
+    default one; this builds the same layout with ``{% generation %}`` markers.
+    """
+    if default_system is None:
+        return CHATML_TEMPLATE
+    opening = ("{%- if messages and messages[0]['role'] != 'system' %}\n"
+               "    {{- '<|im_start|>system\\n' + " + json.dumps(default_system) + " + '<|im_end|>\\n' }}\n"
+               "{%- endif %}\n")
+    return opening + CHATML_TEMPLATE
+
+
+# Conversations on which a stand-in template must render exactly as the model's own one.
+_PROBES = [
+    ([{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue."}], False),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+      {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Again?"},
+      {"role": "assistant", "content": "Hello\nagain."}], False),
+    ([{"role": "user", "content": "Name a colour."}], True),
+    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}], True),
+]
+
+
+def training_template(tokenizer) -> tuple[str | None, str]:
+    """A chat template for ``tokenizer`` that marks assistant turns with ``{% generation %}``.
+
+    Tried in order; the first that applies wins:
+
+    1. ``"own"``: the tokenizer's template already has the markers.
+    2. ``"trl"``: TRL knows a training version of the template (Qwen, Llama 3, Gemma, ...).
+    3. ``"chatml"``: the course's ChatML template (with the model's default system message, if it
+       has one) renders the probe conversations character for character like the model's own.
+    4. ``"none"``: nothing found; returns ``(None, "none")`` and the caller decides.
+
+    Cases 1-3 render every probe as the model's own template does, so prompts do not change; only
+    the loss mask becomes available. A tokenizer without any template also gets ``"none"``.
+
+    Returns:
+        ``(template source or None, how it was found)``.
+    """
+    own = tokenizer.chat_template
+    if own is None:
+        return None, "none"
+    if re.search(r"\{%-?\s*generation\s*-?%\}", own):
+        return own, "own"
+    from trl.chat_template_utils import get_training_chat_template
+
+    try:
+        patched = get_training_chat_template(tokenizer)
+    except ValueError:  # TRL does not know this template
+        patched = None
+    if patched is not None:
+        return patched, "trl"
+    opening = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
+    found = re.match(r"<\|im_start\|>system\n(.*?)<\|im_end\|>\n<\|im_start\|>user\n", opening, re.S)
+    for candidate in (chatml_template(), chatml_template(found.group(1) if found else None)):
+        if all(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=prompt)
+               == tokenizer.apply_chat_template(chat, chat_template=candidate, tokenize=False,
+                                                add_generation_prompt=prompt)
+               for chat, prompt in _PROBES):
+            return candidate, "chatml"
+    return None, "none"
 
 
 class _Generation(Extension):

@@ -1,4 +1,6 @@
+import copy as copy_module
 import json
+import warnings
 
 import pytest
 import torch
@@ -6,7 +8,9 @@ import torch
 from sftlib import DATA_DIR
 from sftlib.evaluate import perplexity, probe_accuracy
 from sftlib.models import (PROFILES, ProfileError, count_parameters, get_profile, load_model,
-                           model_path, pick_device, pick_dtype, profile_name, supports_bf16)
+                           load_tokenizer, model_path, pick_device, pick_dtype, profile_name,
+                           supports_bf16)
+from sftlib.templates import CHATML_TEMPLATE, INST_TEMPLATE
 
 REPORT = json.loads((DATA_DIR / "tiny" / "pretrain_report.json").read_text())
 
@@ -98,6 +102,24 @@ def test_a_save_pretrained_folder_loads_through_the_hub_code_path(tiny, tmp_path
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
     with torch.no_grad():
         assert torch.equal(again(ids).logits, model(ids).logits)
+
+
+def test_hub_tokenizers_get_a_marked_chat_template_or_a_warning(tiny, tmp_path):
+    _, tokenizer = tiny
+    unmarked = CHATML_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+    cases = {"chatml": unmarked, "none": None,
+             "inst": INST_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")}
+    for name, template in cases.items():
+        copy = copy_module.deepcopy(tokenizer)
+        copy.chat_template = template
+        copy.save_pretrained(tmp_path / name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a template that renders the same needs no warning
+        assert load_tokenizer(str(tmp_path / "chatml")).chat_template == CHATML_TEMPLATE
+    with pytest.warns(UserWarning, match="no chat template; the course's ChatML"):
+        assert load_tokenizer(str(tmp_path / "none")).chat_template == CHATML_TEMPLATE
+    with pytest.warns(UserWarning, match="no marked version of it"):
+        assert load_tokenizer(str(tmp_path / "inst")).chat_template == cases["inst"]
 
 
 def test_unreachable_hub_profile_names_the_profile_and_the_fix():

@@ -1,8 +1,10 @@
 import jinja2
 import pytest
 
-from sftlib.templates import (CHATML_TEMPLATE, IGNORE_INDEX, INST_TEMPLATE, compile_template,
-                              labels_from_mask, load_template, mask_html, render_chat, tokenize_chat)
+from sftlib.models import load_tokenizer
+from sftlib.templates import (CHATML_TEMPLATE, IGNORE_INDEX, INST_TEMPLATE, chatml_template,
+                              compile_template, labels_from_mask, load_template, mask_html,
+                              render_chat, tokenize_chat, training_template)
 
 CHAT = [{"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
@@ -99,3 +101,54 @@ def test_tokenize_prompt_completion_trains_completion_and_eos(tiny):
     assert tokenizer.decode(trained) == " Lima</s>"
     with pytest.raises(ValueError, match="max_length=3"):
         tokenize_prompt_completion("Where was Kira born?", " Lima", tokenizer, max_length=3)
+
+
+# A ChatML template without loss-mask markers that adds a default system message, as SmolLM2's does.
+CHATML_WITH_DEFAULT = (
+    "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+    "{{ '<|im_start|>system\\nYou are a test assistant.<|im_end|>\\n' }}{% endif %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+
+
+def tokenizer_with(template):
+    """A fresh tiny tokenizer (the session fixture stays untouched) with ``template``."""
+    tokenizer = load_tokenizer("tiny")
+    tokenizer.chat_template = template
+    return tokenizer
+
+
+def test_training_template_keeps_a_marked_template(tiny):
+    _, tokenizer = tiny
+    assert training_template(tokenizer) == (tokenizer.chat_template, "own")
+
+
+def test_training_template_marks_a_chatml_template_and_keeps_its_default_system():
+    tokenizer = tokenizer_with(CHATML_WITH_DEFAULT)
+    template, how = training_template(tokenizer)
+    assert how == "chatml" and template == chatml_template("You are a test assistant.")
+    for chat in (CHAT, CHAT[1:], CHAT[1:2]):  # with and without a system message
+        for prompt in (False, True):
+            assert (tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=prompt)
+                    == tokenizer.apply_chat_template(chat, chat_template=template, tokenize=False,
+                                                     add_generation_prompt=prompt))
+    tokenizer.chat_template = template
+    trained = tokenizer.decode([t for t in tokenize_chat(CHAT[1:], tokenizer)["labels"]
+                                if t != IGNORE_INDEX])
+    assert "Hello." in trained and "Lima." in trained and "<|im_end|>" in trained
+    assert "test assistant" not in trained and "Peru" not in trained
+
+
+def test_training_template_finds_plain_chatml_and_trl_versions():
+    unmarked = CHATML_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+    assert training_template(tokenizer_with(unmarked)) == (CHATML_TEMPLATE, "chatml")
+    from trl.chat_template_utils import qwen2_5_chat_template, qwen2_5_training_chat_template
+
+    assert (training_template(tokenizer_with(qwen2_5_chat_template))
+            == (qwen2_5_training_chat_template, "trl"))
+
+
+def test_training_template_gives_up_on_other_layouts():
+    unmarked = INST_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+    assert training_template(tokenizer_with(unmarked)) == (None, "none")
+    assert training_template(tokenizer_with(None)) == (None, "none")
