@@ -11,7 +11,6 @@ import types
 import pytest
 
 from sftlib import colab
-from sftlib.models import PROFILES
 
 LESSONS = colab.lesson_paths()
 
@@ -82,8 +81,8 @@ def test_setup_cell_does_nothing_off_colab(monkeypatch):
 
 
 @pytest.mark.parametrize("preset", [None, "qwen2.5-0.5b"])
-def test_setup_cell_on_colab_clones_installs_keeping_torch_and_picks_gpu_profile(monkeypatch,
-                                                                               preset):
+def test_setup_cell_on_colab_clones_installs_keeping_torch_and_keeps_the_profile(monkeypatch,
+                                                                              preset):
     runs, moves = [], []
     fake_torch = types.SimpleNamespace(__version__="2.8.0+cu126",
                                        cuda=types.SimpleNamespace(is_available=lambda: True))
@@ -93,7 +92,7 @@ def test_setup_cell_on_colab_clones_installs_keeping_torch_and_picks_gpu_profile
     monkeypatch.setattr("os.chdir", moves.append)
     monkeypatch.setattr("os.path.isdir", lambda path: False)
     monkeypatch.setattr("sys.path", list(sys.path))
-    monkeypatch.setenv("SFT_PROFILE", preset or "unset")  # so that teardown undoes the cell's choice
+    monkeypatch.setenv("SFT_PROFILE", preset or "unset")  # teardown restores it
     if not preset:
         monkeypatch.delenv("SFT_PROFILE")
     exec(colab.setup_cell_source(), {})
@@ -103,8 +102,4 @@ def test_setup_cell_on_colab_clones_installs_keeping_torch_and_picks_gpu_profile
     assert install_kw["input"] == "torch==2.8.0+cu126"
     assert "--no-deps" in judge
     assert moves == [f"{colab.CLONE_DIR}/notebooks"] and sys.path[0] == colab.CLONE_DIR
-    assert os.environ["SFT_PROFILE"] == (preset or colab.GPU_PROFILE)
-
-
-def test_gpu_profile_is_a_hub_profile():
-    assert PROFILES[colab.GPU_PROFILE].source == "hub"
+    assert os.environ.get("SFT_PROFILE") == preset  # a GPU does not switch to a hub model
