@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sftlib.schemas import DataFormatError
-from sftlib.train import TrainResult, quiet_datasets, run_trainer, trainer_settings
+from sftlib.train import (TrainResult, quiet_datasets, release_model, run_trainer,
+                          trainer_settings)
 
 PREFERENCE_METHODS = ("dpo", "orpo")
 PAIR_FIELDS = ("prompt", "chosen", "rejected")
@@ -281,4 +282,7 @@ def train_preferences(config: PreferenceConfig, model, tokenizer, train_dataset,
 
             args = ORPOConfig(**settings, beta=config.beta, remove_unused_columns=False)
             trainer = ORPOTrainer(model=model, args=args, **data)
-    return run_trainer(trainer)
+    result = run_trainer(trainer, keep_trainer_forward=True)  # trainer.evaluate needs TRL's forward
+    if getattr(trainer, "ref_model", None) is not None:
+        release_model(trainer.ref_model, keep_trainer_forward=True)  # in its own dtype too
+    return result

@@ -270,12 +270,10 @@ def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_d
     trainer.state.log_history = run.log_history
     trainer.state.global_step, trainer.state.max_steps = run.global_step, config.max_steps
     trainer.state.total_flos, trainer.state.num_input_tokens_seen = run.total_flos, run.train_tokens
-    # Training leaves marks on the model object that later trainers read: accelerate's "prepared"
-    # flag (a second trainer then adds no mixed-precision wrapper of its own) and, under bf16, a
-    # forward unwrapped past TRL's fused LM head. Prepare and unwrap as a real run does, so that the
-    # cells after a loaded run behave as after the trained one (lesson 10 runs DPO on the SFT model).
-    trainer.accelerator.unwrap_model(trainer.accelerator.prepare_model(model), keep_fp32_wrapper=False)
-    model.eval()
+    # Under bf16, training leaves the forward unwrapped past TRL's fused LM head; prepare and
+    # release as a real run does, so that the cells after a loaded run behave as after the trained
+    # one (lesson 10 runs DPO on the SFT model).
+    release_model(trainer.accelerator.prepare_model(model))
     print(f"run cache: loaded {run.global_step} steps trained on {run.saved} in {run.seconds:.1f} s "
           f"({folder.name[:10]})")
     if config.live_plot:
@@ -322,7 +320,33 @@ def quiet_datasets():
             datasets.enable_progress_bars()
 
 
-def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None) -> TrainResult:
+def release_model(model, keep_trainer_forward: bool = False) -> None:
+    """Hand ``model`` back from its trainer in eval mode, ready for another trainer.
+
+    Training patches the model object: accelerate wraps its forward in bf16 autocast (when bf16
+    is on) and marks it as prepared, and TRL wraps the forward in a fused LM head whose closure
+    holds this very object (a ``copy.deepcopy`` of the model would still compute with the
+    original's weights). By default every patch is dropped: the model computes in its own dtype
+    with its class's forward, exactly as after ``save_pretrained`` and a reload, and a later
+    trainer (DPO on an SFT model, a second task in lesson 07) prepares it afresh, with its own
+    autocast; with the prepared mark left on, such a trainer computed in float32 although its
+    ``bf16`` was on. ``keep_trainer_forward=True`` drops only accelerate's patches and keeps the
+    trainer's own forward, which DPO's ``trainer.evaluate`` needs.
+    """
+    wrapped = vars(model).pop("_original_forward", None)  # the forward accelerate wrapped
+    if keep_trainer_forward:
+        if wrapped is not None:
+            model.forward = wrapped
+    else:  # TRL patches the base model inside a peft model
+        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+        for patched in {id(model): model, id(inner): inner}.values():
+            vars(patched).pop("forward", None)
+    vars(model).pop("_is_accelerate_prepared", None)
+    model.eval()
+
+
+def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
+                keep_trainer_forward: bool = False) -> TrainResult:
     """Train a ready TRL/transformers ``trainer``, timed and with its peak memory measured.
 
     Shared by every recipe of the course (SFT here, DPO and ORPO in ``sftlib.preferences``).
@@ -330,6 +354,7 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None) -> Tr
     Args:
         trainer: a ``transformers.Trainer`` (or TRL subclass) holding its model and data.
         resume_from_checkpoint: as in ``train``.
+        keep_trainer_forward: as in ``release_model``.
 
     Returns:
         ``TrainResult``: wall-clock seconds of ``trainer.train()``, peak memory it added (MiB,
@@ -343,10 +368,7 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None) -> Tr
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         seconds = time.perf_counter() - start
-    # With bf16, accelerate wrapped the model's forward in autocast; unwrap it so the trained model
-    # computes in its own dtype, as it will after save_pretrained and a reload.
-    trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
-    model.eval()
+    release_model(model, keep_trainer_forward)
     return TrainResult(trainer, trainer.state.log_history, seconds,
                        int(trainer.state.num_input_tokens_seen or 0), memory.peak_mb, memory.kind,
                        count_parameters(model, trainable_only=True), count_parameters(model))

@@ -6,12 +6,12 @@ from datasets import Dataset
 
 from sftlib import DATA_DIR
 from sftlib.cost import training_state_mb
-from sftlib.data import DataFormatError, read_jsonl
+from sftlib.data import DataFormatError, read_jsonl, to_messages
 from sftlib.evaluate import chat_prompt
 from sftlib.models import load_model
 from sftlib.preferences import (PreferenceConfig, pair, preference_accuracy, preference_margins,
                                 preference_pairs, train_preferences, validate_pairs)
-from sftlib.train import trainer_settings
+from sftlib.train import TrainConfig, train, trainer_settings
 
 RECORDS = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[:60]
 
@@ -137,3 +137,19 @@ def test_orpo_trains_without_a_reference_and_logs_its_sft_term():
     assert logged[-1]["nll_loss"] < logged[0]["nll_loss"]
     assert not torch.equal(weight, model.model.layers[0].mlp.up_proj.weight)
     assert training_state_mb(result.trainer)["reference"] == 0
+
+
+def test_dpo_on_an_sft_model_computes_in_bf16_and_evaluates_afterwards():
+    model, tokenizer = load_model("tiny", device="cpu")
+    chats = Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in RECORDS[:16]])
+    sft = train(TrainConfig(max_steps=2, batch_size=8, bf16=True), model, tokenizer, chats)
+    seen = []  # inside the forward that accelerate wraps in autocast
+    sft.model.model.register_forward_hook(lambda m, a, o: seen.append(torch.is_autocast_enabled("cpu")))
+    pairs = Dataset.from_list(preference_pairs(RECORDS[:16], seed=0))
+    config = PreferenceConfig(method="dpo", lr=1e-4, max_steps=2, batch_size=8, bf16=True)
+    dpo = train_preferences(config, sft.model, tokenizer, pairs)
+    assert any(seen)  # the SFT trainer's prepared mark no longer stops DPO's bf16 autocast
+    policy = torch.tensor(preference_margins(dpo.model, tokenizer, pairs.to_list()))
+    reference = torch.tensor(preference_margins(dpo.trainer.ref_model, tokenizer, pairs.to_list()))
+    by_hand = -torch.nn.functional.logsigmoid(config.beta * (policy - reference)).mean().item()
+    assert dpo.trainer.evaluate(pairs)["eval_loss"] == pytest.approx(by_hand, abs=1e-4)  # float32 both

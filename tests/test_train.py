@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from datasets import Dataset
@@ -96,3 +98,26 @@ def test_trained_model_computes_like_its_saved_copy_after_bf16_training(tmp_path
     batch = tokenizer(["Olga Brandt was born in"], return_tensors="pt")
     with torch.no_grad():  # no bf16 autocast left on the trained model's forward
         assert torch.equal(model(**batch).logits, reloaded(**batch).logits)
+
+
+def test_a_trained_model_gets_bf16_autocast_again_from_a_second_trainer():
+    model, tokenizer = load_model("tiny", device="cpu")
+    config = TrainConfig(max_steps=2, batch_size=8, bf16=True)
+    seen = []
+    inner = model.model  # runs inside the forward that accelerate wraps in autocast
+    inner.register_forward_hook(lambda module, args, out: seen.append(torch.is_autocast_enabled("cpu")))
+    first = train(config, model, tokenizer, _qa(16))
+    assert seen and all(seen)
+    seen.clear()
+    train(config, first.model, tokenizer, _qa(16))  # e.g. DPO or a second task on the SFT model
+    assert seen and all(seen)
+
+
+def test_a_deep_copy_of_a_trained_model_computes_with_its_own_weights():
+    model, tokenizer = load_model("tiny", device="cpu")
+    result = train(TrainConfig(max_steps=2, batch_size=8), model, tokenizer, _qa(16))
+    twin = copy.deepcopy(result.model)  # as lessons 07 and 10 copy the SFT model
+    batch = tokenizer(["Olga Brandt was born in"], return_tensors="pt")
+    with torch.no_grad():
+        twin.model.norm.weight.mul_(2.0)
+        assert not torch.allclose(twin(**batch).logits, result.model(**batch).logits)
