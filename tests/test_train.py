@@ -113,9 +113,10 @@ def test_a_trained_model_gets_bf16_autocast_again_from_a_second_trainer():
     assert seen and all(seen)
 
 
-def test_a_deep_copy_of_a_trained_model_computes_with_its_own_weights():
+@pytest.mark.parametrize("bf16", [False, True])  # without bf16 the copy used to run the original
+def test_a_deep_copy_of_a_trained_model_computes_with_its_own_weights(bf16):
     model, tokenizer = load_model("tiny", device="cpu")
-    result = train(TrainConfig(max_steps=2, batch_size=8), model, tokenizer, _qa(16))
+    result = train(TrainConfig(max_steps=2, batch_size=8, bf16=bf16), model, tokenizer, _qa(16))
     twin = copy.deepcopy(result.model)  # as lessons 07 and 10 copy the SFT model
     batch = tokenizer(["Olga Brandt was born in"], return_tensors="pt")
     with torch.no_grad():
