@@ -55,7 +55,6 @@ CHATML_TEMPLATE = """\
 """
 
 
-
 def chatml_template(default_system: str | None = None) -> str:
     """``CHATML_TEMPLATE``; with ``default_system``, a chat without a system message gets that one.
 
@@ -113,7 +112,8 @@ def training_template(tokenizer) -> tuple[str | None, str]:
         return patched, "trl"
     opening = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
     found = re.match(r"<\|im_start\|>system\n(.*?)<\|im_end\|>\n<\|im_start\|>user\n", opening, re.S)
-    for candidate in (chatml_template(), chatml_template(found.group(1) if found else None)):
+    for default_system in [None] + ([found.group(1)] if found else []):
+        candidate = chatml_template(default_system)
         if all(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=prompt)
                == tokenizer.apply_chat_template(chat, chat_template=candidate, tokenize=False,
                                                 add_generation_prompt=prompt)

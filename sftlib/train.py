@@ -270,9 +270,9 @@ def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_d
     trainer.state.log_history = run.log_history
     trainer.state.global_step, trainer.state.max_steps = run.global_step, config.max_steps
     trainer.state.total_flos, trainer.state.num_input_tokens_seen = run.total_flos, run.train_tokens
-    # Under bf16, training leaves the forward unwrapped past TRL's fused LM head; prepare and
-    # release as a real run does, so that the cells after a loaded run behave as after the trained
-    # one (lesson 10 runs DPO on the SFT model).
+    # Prepare and release as a real run does: the trainer then counts the model as its own (its
+    # evaluate adds no wrapper) and the model is left plain, so the cells after a loaded run
+    # behave as after the trained one (lesson 10 runs DPO on the SFT model).
     release_model(trainer.accelerator.prepare_model(model))
     print(f"run cache: loaded {run.global_step} steps trained on {run.saved} in {run.seconds:.1f} s "
           f"({folder.name[:10]})")
@@ -337,10 +337,10 @@ def release_model(model, keep_trainer_forward: bool = False) -> None:
     if keep_trainer_forward:
         if wrapped is not None:
             model.forward = wrapped
-    else:  # TRL patches the base model inside a peft model
-        inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-        for patched in {id(model): model, id(inner): inner}.values():
-            vars(patched).pop("forward", None)
+    else:
+        vars(model).pop("forward", None)
+        if hasattr(model, "get_base_model"):  # TRL patches the base model inside a peft model
+            vars(model.get_base_model()).pop("forward", None)
     vars(model).pop("_is_accelerate_prepared", None)
     model.eval()
 
