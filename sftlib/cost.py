@@ -7,6 +7,7 @@ training added on top of what was already loaded.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -176,8 +177,6 @@ def recorded_gpu_runs(path: Path = GPU_RESULTS) -> dict:
         CUDA max allocated) and ``s/step``; precision rows have ``model``, ``batch``, ``mode`` and
         ``tokens/s``. The models are hub architectures with random weights (see the script).
     """
-    import json
-
     if not path.exists():
         raise FileNotFoundError(f"{path}: no recorded GPU run; make one with "
                                 f"`python benchmarks/gpu_methods.py --out {path}` on a GPU")
@@ -201,7 +200,6 @@ def measure_training_memory(profile: str, config, examples: int = 64,
         ``s/step`` is the run's wall-clock seconds per optimizer step.
     """
     import dataclasses
-    import json
     import subprocess
     import sys
 
@@ -249,7 +247,6 @@ def _measure_child(request: dict) -> dict:
 
 if __name__ == "__main__":
     import dataclasses
-    import json
     import sys
 
     print(json.dumps(_measure_child(json.loads(sys.argv[1]))))

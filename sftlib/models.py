@@ -178,7 +178,7 @@ def load_tokenizer(profile: str | None = None):
     if tokenizer.pad_token is None:
         raise ProfileError(f"profile {prof.name!r}: its tokenizer has no pad token; set one "
                            "that is not the EOS token (a pad equal to EOS masks EOS out of training)")
-    template, how = training_template(tokenizer)
+    template, _ = training_template(tokenizer)
     if template is not None:
         tokenizer.chat_template = template  # renders as the model's own; adds the loss-mask markers
     elif tokenizer.chat_template is None:

@@ -97,13 +97,13 @@ def training_template(tokenizer) -> tuple[str | None, str]:
     Returns:
         ``(template source or None, how it was found)``.
     """
+    from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
     own = tokenizer.chat_template
     if own is None:
         return None, "none"
-    if re.search(r"\{%-?\s*generation\s*-?%\}", own):
+    if has_generation_markers(own):
         return own, "own"
-    from trl.chat_template_utils import get_training_chat_template
-
     try:
         patched = get_training_chat_template(tokenizer)
     except ValueError:  # TRL does not know this template

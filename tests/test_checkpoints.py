@@ -56,7 +56,7 @@ def test_a_repeated_run_is_loaded_with_the_same_weights_and_log(cache, data, met
     batch = torch.tensor([[1, 5, 9, 11]])
     with torch.no_grad():
         assert torch.equal(first.model(batch).logits, again.model(batch).logits)
-    # the marks training leaves on the model object, which later trainers read (lesson 10's DPO)
+    # the model object is left as a trained one is, which later trainers read (lesson 10's DPO)
     assert sorted(vars(again.model)) == sorted(vars(first.model))
     assert forward_code(again.model) is forward_code(first.model)
 
