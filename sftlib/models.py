@@ -9,6 +9,9 @@ Profiles:
 * hub profiles (``smollm2-135m-base``, ``qwen2.5-0.5b``, ...): loaded by name from the Hugging Face
   hub, for a GPU on Colab or a workstation. A local folder written by ``save_pretrained`` is
   accepted wherever a profile name is, through the same call.
+* ``+world`` profiles (``smollm2-135m-base+world``): any of the above after continued pretraining
+  on the course's world (:func:`sftlib.pretrain.teach_world`), done once and cached. The lessons
+  ask about the world's invented people, whom only such a model (and ``tiny``) has read about.
 
 Choose with ``load_model("tiny")`` or the environment variable ``SFT_PROFILE``.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,7 @@ from sftlib.templates import CHATML_TEMPLATE, training_template
 
 PROFILE_ENV = "SFT_PROFILE"
 DEFAULT_PROFILE = "tiny"
+WORLD_SUFFIX = "+world"
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,8 @@ class Profile:
     """Where a base model comes from and what it is good for."""
 
     name: str
-    source: str  # "embedded", "pypi-gguf" or "hub"
-    location: str  # folder, PyPI package, or hub repository id
+    source: str  # "embedded", "pypi-gguf", "hub" or "world"
+    location: str  # folder, PyPI package, hub repository id, or (world) the base profile
     description: str
     needs_gpu: bool = False
 
@@ -79,6 +85,10 @@ def get_profile(profile: str | None = None) -> Profile:
     name = profile_name(profile)
     if name in PROFILES:
         return PROFILES[name]
+    if name.endswith(WORLD_SUFFIX):
+        base = get_profile(name.removesuffix(WORLD_SUFFIX))
+        return Profile(name, "world", base.name, f"{base.name} taught the course's world first",
+                       needs_gpu=base.source != "embedded")
     if Path(name).is_dir() or "/" in name:
         return Profile(name, "hub", name, "a model folder or hub repository given by path")
     known = ", ".join(PROFILES)
@@ -133,7 +143,29 @@ def model_path(profile: str | None = None) -> str:
         return prof.location
     if prof.source == "pypi-gguf":
         return str(_convert_gguf(prof))
+    if prof.source == "world":
+        return str(world_folder(prof.location))
     return prof.location
+
+
+def world_folder(base: str) -> Path:
+    """The cached folder of ``base`` after :func:`sftlib.pretrain.teach_world`; trains it once.
+
+    Training takes minutes on a GPU (``docs/gpu.md``); the result goes to
+    ``.cache/world/<base>`` and is reused by every later call.
+    """
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_")
+    target = CACHE_DIR / "world" / slug
+    if (target / "world_report.json").exists():
+        return target
+    from sftlib.pretrain import WorldConfig, teach_world
+
+    print(f"Teaching {base} the course's world (continued pretraining, once; cached in {target})")
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    teach_world(WorldConfig(base=base), partial)
+    partial.rename(target)  # a run cut short leaves only the .partial folder behind
+    return target
 
 
 def _convert_gguf(prof: Profile) -> Path:

@@ -122,6 +122,21 @@ def training_template(tokenizer) -> tuple[str | None, str]:
     return None, "none"
 
 
+def without_end_of_turn(template: str) -> str:
+    """``template`` with the end-of-turn token left out of assistant turns (lesson 02's EOS bug).
+
+    Works on templates that close an assistant turn as ``message['content'] + eos_token`` (``tiny``'s,
+    ``INST_TEMPLATE``) or ``message['content'] + '<|im_end|>'`` (the course's ChatML); any other
+    template raises ``ValueError``.
+    """
+    for turn_end in (" + eos_token", " + '<|im_end|>'"):
+        edited = template.replace("message['content']" + turn_end, "message['content']")
+        if edited != template:
+            return edited
+    raise ValueError("without_end_of_turn: the template closes no turn with eos_token or '<|im_end|>'; "
+                     "remove the end-of-turn token from its assistant turns by hand")
+
+
 class _Generation(Extension):
     """``{% generation %}…{% endgeneration %}``: renders its body between two marker characters."""
 

@@ -158,3 +158,18 @@ def test_smollm2_profile_answers_and_trains_one_step():
 
 def test_every_profile_has_a_description():
     assert all(p.description for p in PROFILES.values())
+
+
+def test_world_profiles_name_their_base_and_reuse_the_cached_folder(monkeypatch, tmp_path):
+    import sftlib.models as models
+
+    prof = models.get_profile("smollm2-135m-base+world")
+    assert (prof.source, prof.location, prof.needs_gpu) == ("world", "smollm2-135m-base", True)
+    with pytest.raises(models.ProfileError, match="unknown profile 'nope'"):
+        models.get_profile("nope+world")
+    folder = tmp_path / "world" / "some_folder"
+    folder.mkdir(parents=True)
+    (folder / "world_report.json").write_text("{}")
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr("sftlib.pretrain.teach_world", lambda *a: pytest.fail("trained again"))
+    assert models.model_path("/some/folder+world") == str(folder)

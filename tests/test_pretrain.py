@@ -39,3 +39,25 @@ def test_smoke_pretraining_writes_a_loadable_model(tmp_path, capsys):
     model, tokenizer = load_model(str(tmp_path), device="cpu")
     assert model.dtype == torch.float32
     assert tokenizer.chat_template is not None
+
+
+def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path):
+    import pytest
+
+    from sftlib.models import load_model
+    from sftlib.pretrain import WorldConfig, teach_world
+
+    # tiny knows the default world's people; a world from another seed is new to it
+    cfg = WorldConfig(base="tiny", epochs=4, batch_size=8, lr=1e-3, probe_sample=40,
+                      world=PretrainConfig(**{**SMOKE, "seed": 7, "bios_per_person": 4}))
+    report = teach_world(cfg, tmp_path)
+    before, after = report["probe_accuracy_before"], report["probe_accuracy_after"]
+    assert before["people"] < 0.2 and after["people"] > before["people"] + 0.5
+    assert after["invented_people"] < 0.2  # people kept out of the corpus stay unknown
+    assert [c["epoch"] for c in report["probe_curve"]] == [1.0, 2.0, 3.0, 4.0]
+    assert report["tokens_seen"] == 4 * report["corpus_tokens"]
+    assert json.loads((tmp_path / "world_report.json").read_text())["final_train_loss"] > 0
+    model, _ = load_model(str(tmp_path), device="cpu")
+    assert model.dtype == torch.float32
+    with pytest.raises(SystemExit):
+        main(["--world", "tiny"])  # --world needs --out-dir

@@ -4,7 +4,8 @@ import pytest
 from sftlib.models import load_tokenizer
 from sftlib.templates import (CHATML_TEMPLATE, IGNORE_INDEX, INST_TEMPLATE, chatml_template,
                               compile_template, labels_from_mask, load_template, mask_html,
-                              render_chat, tokenize_chat, training_template)
+                              render_chat, tokenize_chat, training_template,
+                              without_end_of_turn)
 
 CHAT = [{"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
@@ -152,3 +153,17 @@ def test_training_template_gives_up_on_other_layouts():
     unmarked = INST_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
     assert training_template(tokenizer_with(unmarked)) == (None, "none")
     assert training_template(tokenizer_with(None)) == (None, "none")
+
+
+@pytest.mark.parametrize("template", ["tiny", CHATML_TEMPLATE, chatml_template("Be kind.")])
+def test_without_end_of_turn_drops_only_the_assistants_end(tiny, template):
+    _, tokenizer = tiny
+    template = tokenizer.chat_template if template == "tiny" else template
+    end = "</s>" if template == tokenizer.chat_template else "<|im_end|>"
+    before = tokenizer.apply_chat_template(CHAT, chat_template=template, tokenize=False)
+    after = tokenizer.apply_chat_template(CHAT, chat_template=without_end_of_turn(template),
+                                          tokenize=False)
+    assert before.count(end) - after.count(end) == 2  # the two assistant turns
+    assert "Hello." + end in before and "Hello." + end not in after
+    with pytest.raises(ValueError, match="closes no turn"):
+        without_end_of_turn("{{ messages[0]['content'] }}")
