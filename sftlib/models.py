@@ -9,7 +9,7 @@ Profiles:
 * hub profiles (``smollm2-135m-base``, ``qwen2.5-0.5b``, ...): loaded by name from the Hugging Face
   hub, for a GPU on Colab or a workstation. A local folder written by ``save_pretrained`` is
   accepted wherever a profile name is, through the same call.
-* ``+world`` profiles (``smollm2-135m-base+world``): any of the above after continued pretraining
+* ``+world`` profiles (``smollm2-135m+world``): any of the above after continued pretraining
   on the course's world (:func:`sftlib.pretrain.teach_world`), done once and cached. The lessons
   ask about the world's invented people, whom only such a model (and ``tiny``) has read about.
 

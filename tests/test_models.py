@@ -173,3 +173,12 @@ def test_world_profiles_name_their_base_and_reuse_the_cached_folder(monkeypatch,
     monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
     monkeypatch.setattr("sftlib.pretrain.teach_world", lambda *a: pytest.fail("trained again"))
     assert models.model_path("/some/folder+world") == str(folder)
+
+    def teach(cfg, out_dir):  # a stand-in for the minutes of continued pretraining
+        assert cfg.base == "tiny" and out_dir.name.endswith(".partial")
+        out_dir.mkdir()
+        (out_dir / "world_report.json").write_text("{}")
+
+    monkeypatch.setattr("sftlib.pretrain.teach_world", teach)
+    assert models.model_path("tiny+world") == str(tmp_path / "world" / "tiny")
+    assert sorted(p.name for p in (tmp_path / "world").iterdir()) == ["some_folder", "tiny"]
