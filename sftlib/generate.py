@@ -201,7 +201,7 @@ def build_chat(seed: int = SEEDS["chat"], n: int = 800,
     return _split([{"id": f"chat-{i:05d}", "messages": m} for i, m in enumerate(convs, 1)], sizes)
 
 
-def _qa_records(people: list, rng: random.Random, prefix: str) -> list[dict]:
+def qa_records(people: list, rng: random.Random, prefix: str) -> list[dict]:
     """Six question/answer records per person, each with a randomly chosen question wording."""
     rows = []
     for p in people:
@@ -233,8 +233,8 @@ def build_qa(seed: int = SEEDS["qa"], sizes: tuple[int, int, int] = (750, 150, 6
     order = known[:]
     rng.shuffle(order)
     groups = _split(order, sizes)
-    splits = {s: _qa_records(g, rng, f"qa-{s}") for s, g in groups.items()}
-    return splits, _qa_records(invented, rng, "qa-invented")
+    splits = {s: qa_records(g, rng, f"qa-{s}") for s, g in groups.items()}
+    return splits, qa_records(invented, rng, "qa-invented")
 
 def write_all(out_dir: Path = DATA_DIR) -> dict[str, int]:
     """Write every dataset and data card under ``out_dir``.

@@ -285,6 +285,7 @@ class WorldConfig:
     seed: int = 0
     world: PretrainConfig = field(default_factory=PretrainConfig,
                                   metadata={"help": "the corpus: tiny's world by default"})
+    replay: int = field(default=0, metadata={"help": "documents of tiny's own corpus mixed in"})
 
 
 def _probe_each_epoch(model, tokenizer, probes: list[dict[str, str]]):
@@ -311,7 +312,8 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
 
     The model trains in float32 with bf16 autocast where the device has bf16 (fp16 autocast on
     an older GPU such as a T4) on the documents of :func:`build_corpus`, one per row, tokenized by
-    the base's own tokenizer. The report holds the knowledge probes before and after (people in
+    the base's own tokenizer; ``cfg.replay`` adds that many documents drawn from ``tiny``'s own
+    corpus. The report holds the knowledge probes before and after (people in
     the corpus, invented people, countries), the people-probe accuracy after each epoch on a
     sample of ``cfg.probe_sample`` probes, the tokens, the minutes and the device; it is also
     written to ``out_dir/world_report.json``. Weights are saved in bf16, like ``tiny``'s.
@@ -327,6 +329,8 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
     model, tokenizer = load_model(cfg.base, dtype=torch.float32)
     device = model.device
     docs, _ = build_corpus(cfg.world)
+    if cfg.replay:  # old text beside the new, against forgetting (lesson 10)
+        docs += random.Random(cfg.seed).sample(build_corpus(PretrainConfig())[0], cfg.replay)
     rows = tokenize_documents(docs, tokenizer, cfg.max_length)
     people = make_people(cfg.world.num_people + cfg.world.num_invented, seed=cfg.world.seed)
     known, invented = people[: cfg.world.num_people], people[cfg.world.num_people :]

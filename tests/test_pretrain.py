@@ -48,9 +48,10 @@ def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path):
     from sftlib.pretrain import WorldConfig, teach_world
 
     # tiny knows the default world's people; a world from another seed is new to it
-    cfg = WorldConfig(base="tiny", epochs=4, batch_size=8, lr=1e-3, probe_sample=40,
+    cfg = WorldConfig(base="tiny", epochs=4, batch_size=8, lr=1e-3, probe_sample=40, replay=30,
                       world=PretrainConfig(**{**SMOKE, "seed": 7, "bios_per_person": 4}))
     report = teach_world(cfg, tmp_path)
+    assert report["corpus_documents"] == len(build_corpus(cfg.world)[0]) + 30  # replayed old docs
     before, after = report["probe_accuracy_before"], report["probe_accuracy_after"]
     assert before["people"] < 0.2 and after["people"] > before["people"] + 0.5
     assert after["invented_people"] < 0.2  # people kept out of the corpus stay unknown
