@@ -152,19 +152,24 @@ def world_folder(base: str) -> Path:
     """The cached folder of ``base`` after :func:`sftlib.pretrain.teach_world`; trains it once.
 
     Training takes minutes on a GPU (``docs/gpu.md``); the result goes to
-    ``.cache/world/<base>`` and is reused by every later call.
+    ``.cache/world/<base>`` and is reused by every later call. A file lock makes a second process
+    (another notebook, a pytest worker) wait for the first one's model instead of training too.
     """
+    from filelock import FileLock
+
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_")
     target = CACHE_DIR / "world" / slug
-    if (target / "world_report.json").exists():
-        return target
-    from sftlib.pretrain import WorldConfig, teach_world
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(slug + ".lock")):  # two notebooks at once: one trains, one waits
+        if (target / "world_report.json").exists():
+            return target
+        from sftlib.pretrain import WorldConfig, teach_world
 
-    print(f"Teaching {base} the course's world (continued pretraining, once; cached in {target})")
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    teach_world(WorldConfig(base=base), partial)
-    partial.rename(target)  # a run cut short leaves only the .partial folder behind
+        print(f"Teaching {base} the course's world (continued pretraining, once; cached in {target})")
+        partial = target.with_name(slug + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        teach_world(WorldConfig(base=base), partial)
+        partial.rename(target)  # a run cut short leaves only the .partial folder behind
     return target
 
 

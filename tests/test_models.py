@@ -181,4 +181,30 @@ def test_world_profiles_name_their_base_and_reuse_the_cached_folder(monkeypatch,
 
     monkeypatch.setattr("sftlib.pretrain.teach_world", teach)
     assert models.model_path("tiny+world") == str(tmp_path / "world" / "tiny")
-    assert sorted(p.name for p in (tmp_path / "world").iterdir()) == ["some_folder", "tiny"]
+    assert sorted(p.name for p in (tmp_path / "world").iterdir() if p.is_dir()) == ["some_folder", "tiny"]
+
+
+def test_world_folder_is_trained_once_when_two_ask_at_once(monkeypatch, tmp_path):
+    import threading
+    import time
+
+    import sftlib.models as models
+
+    calls = []
+
+    def teach(cfg, out_dir):  # slow enough that the second caller arrives while it trains
+        calls.append(out_dir)
+        time.sleep(0.5)
+        out_dir.mkdir()
+        (out_dir / "world_report.json").write_text("{}")
+
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr("sftlib.pretrain.teach_world", teach)
+    folders = []
+    callers = [threading.Thread(target=lambda: folders.append(models.world_folder("tiny")))
+               for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert len(calls) == 1 and folders == [tmp_path / "world" / "tiny"] * 2
