@@ -76,17 +76,23 @@ def label_accuracy(model, tokenizer, records: list[dict], max_new_tokens: int = 
 def as_text_pair(messages: list[dict], tokenizer) -> dict[str, str]:
     """A one-turn chat as a plain-text ``prompt``/``completion`` pair, as the chat template renders it.
 
-    The prompt loses its leading BOS (the tokenizer adds it again) and the completion its trailing
-    EOS (TRL adds it again), so TRL trains exactly the tokens ``assistant_only_loss`` would.
+    The prompt loses its leading BOS if the tokenizer adds one itself (``tiny``'s does; SmolLM2's
+    BOS is ``<|im_start|>``, which it does not add, so it stays) and the completion its trailing
+    EOS (TRL adds it again), so TRL trains exactly the tokens ``assistant_only_loss`` would. A
+    ChatML template (SmolLM2's) ends the turn with ``<|im_end|>`` and a newline; the newline after
+    the EOS is dropped with it, as generation stops at the EOS anyway.
     Plain-text pairs can share a dataset with replayed documents (``with_replay``).
     """
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-    if not full.startswith(prompt) or not full.endswith(tokenizer.eos_token):
+    ended = full.rstrip()
+    if not full.startswith(prompt) or not ended.endswith(tokenizer.eos_token):
         raise ValueError("as_text_pair: the template does not render the prompt as a prefix of the "
-                         "conversation followed by an EOS-terminated answer")
-    return {"prompt": prompt.removeprefix(tokenizer.bos_token),
-            "completion": full[len(prompt): -len(tokenizer.eos_token)]}
+                         f"conversation followed by an answer ending in EOS {tokenizer.eos_token!r}; "
+                         f"the conversation ends {full[-40:]!r}")
+    adds_bos = tokenizer.bos_token is not None and tokenizer("x")["input_ids"][0] == tokenizer.bos_token_id
+    return {"prompt": prompt.removeprefix(tokenizer.bos_token) if adds_bos else prompt,
+            "completion": ended[len(prompt): -len(tokenizer.eos_token)]}
 
 
 def with_replay(pairs: list[dict[str, str]], documents: list[str], share: float,

@@ -7,8 +7,8 @@ from sftlib.data import read_jsonl, to_messages
 from sftlib.forgetting import (Experiment, KnowledgeSet, as_text_pair, knowledge,
                                knowledge_tracker, label_accuracy, pull_to_base_callback,
                                with_replay)
-from sftlib.models import load_model
-from sftlib.templates import tokenize_chat
+from sftlib.models import load_model, load_tokenizer
+from sftlib.templates import CHATML_TEMPLATE, IGNORE_INDEX, tokenize_chat
 from sftlib.train import TrainConfig, train
 
 
@@ -17,11 +17,23 @@ def _pairs(tokenizer, n=32):
     return [as_text_pair(to_messages(r)["messages"], tokenizer) for r in records]
 
 
-def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny):
+def chatml_tokenizer():
+    """A tokenizer laid out as SmolLM2's: ChatML, BOS ``<|im_start|>`` that it does not add itself,
+    EOS ``<|im_end|>`` followed by a newline in the template."""
+    tokenizer = load_tokenizer("tiny")
+    tokenizer.add_special_tokens({"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"})
+    tokenizer.add_bos_token = False
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+@pytest.mark.parametrize("layout", ["tiny", "chatml"])
+def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny, layout):
     from trl import SFTTrainer
     from sftlib.train import sft_config
 
     model, tokenizer = tiny
+    tokenizer = tokenizer if layout == "tiny" else chatml_tokenizer()
     records = read_jsonl(DATA_DIR / "triage" / "train.jsonl")[:20]
     pairs = [as_text_pair(to_messages(r)["messages"], tokenizer) for r in records]
     args = sft_config(TrainConfig(max_steps=1, assistant_only_loss=False, completion_only_loss=True), "cpu")
@@ -29,7 +41,19 @@ def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny):
                           processing_class=tokenizer).train_dataset
     for record, row in zip(records, prepared):
         chat = tokenize_chat(to_messages(record)["messages"], tokenizer)
-        assert row["input_ids"] == chat["input_ids"] and row["labels"] == chat["labels"]
+        n = len(row["input_ids"])  # ChatML's newline after <|im_end|> is in no pair and never trained
+        assert row["input_ids"] == chat["input_ids"][:n] and row["labels"] == chat["labels"][:n]
+        assert set(chat["labels"][n:]) <= {IGNORE_INDEX} and (n == len(chat["labels"])) == (layout == "tiny")
+
+
+def test_text_pair_keeps_a_chatml_prompt_whole_and_names_a_missing_end():
+    tokenizer = chatml_tokenizer()
+    messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]
+    pair = as_text_pair(messages, tokenizer)
+    assert pair == {"prompt": "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", "completion": "A."}
+    tokenizer.chat_template = CHATML_TEMPLATE.replace("+ '<|im_end|>' }}{%- endgeneration", "}}{%- endgeneration")
+    with pytest.raises(ValueError, match=r"ending in EOS '<\|im_end\|>'; the conversation ends .*A\.\\n"):
+        as_text_pair(messages, tokenizer)
 
 
 def test_with_replay_mixes_the_asked_share_and_refuses_impossible_mixes(tiny):
