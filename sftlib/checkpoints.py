@@ -68,8 +68,17 @@ def _update_tensor(digest, name: str, tensor: torch.Tensor) -> None:
     digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
 
 
-def _dataset_rows(dataset) -> str:
+def dataset_rows(dataset) -> str:
+    """Every row of ``dataset`` as one JSON text ("" for ``None``): what a key hashes of the data."""
     return "" if dataset is None else json.dumps(dataset.to_list(), sort_keys=True, default=str)
+
+
+def tokenizer_state(tokenizer) -> str:
+    """The tokenizer's vocabulary and rules, chat template, padding side and special tokens as text."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return json.dumps([backend.to_str() if backend else repr(tokenizer.get_vocab()),
+                       tokenizer.chat_template, tokenizer.padding_side,
+                       tokenizer.pad_token, tokenizer.eos_token], default=str)
 
 
 def run_key(config, model, tokenizer, train_dataset, eval_dataset=None) -> str:
@@ -90,12 +99,9 @@ def run_key(config, model, tokenizer, train_dataset, eval_dataset=None) -> str:
     digest.update(model.config.to_json_string().encode())
     for name, tensor in model.state_dict().items():
         _update_tensor(digest, name, tensor)
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    digest.update(json.dumps([backend.to_str() if backend else repr(tokenizer.get_vocab()),
-                              tokenizer.chat_template, tokenizer.padding_side,
-                              tokenizer.pad_token, tokenizer.eos_token], default=str).encode())
-    digest.update(_dataset_rows(train_dataset).encode())
-    digest.update(_dataset_rows(eval_dataset).encode())
+    digest.update(tokenizer_state(tokenizer).encode())
+    digest.update(dataset_rows(train_dataset).encode())
+    digest.update(dataset_rows(eval_dataset).encode())
     return digest.hexdigest()
 
 
@@ -113,6 +119,7 @@ class SavedRun:
     trainable_params: int
     total_params: int
     saved: str = ""
+    state_mb: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 def save_run(folder: Path, key: str, result) -> Path:
@@ -133,7 +140,7 @@ def save_run(folder: Path, key: str, result) -> Path:
     run = SavedRun(result.log_history, result.seconds, result.train_tokens, result.peak_memory_mb,
                    result.memory_kind, state.global_step, float(state.total_flos or 0),
                    result.trainable_params, result.total_params,
-                   saved=time.strftime("%Y-%m-%d %H:%M"))
+                   saved=time.strftime("%Y-%m-%d %H:%M"), state_mb=result.state_mb)
     (tmp / "run.json").write_text(json.dumps(dataclasses.asdict(run), indent=1))
     try:
         tmp.rename(target)

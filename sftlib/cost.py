@@ -88,6 +88,9 @@ def training_state_mb(trainer) -> dict[str, float]:
     Exact and cheap (no second process), but without activations, which live within a step and
     depend on the batch (``measure_training_memory`` measures them).
 
+    ``sftlib.train`` counts it as a run ends (``TrainResult.state_mb``) and then frees the
+    optimizer's state; call this on a trainer of your own.
+
     Args:
         trainer: a ``transformers.Trainer`` after ``train()`` (TRL's trainers included).
 
@@ -98,7 +101,7 @@ def training_state_mb(trainer) -> dict[str, float]:
         and ``total``.
 
     Example:
-        >>> training_state_mb(result.trainer)["optimizer"]  # doctest: +SKIP
+        >>> training_state_mb(trainer)["optimizer"]  # doctest: +SKIP
         40.3
     """
     def size(tensors) -> float:

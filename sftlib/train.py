@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
 import tempfile
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
 from sftlib import checkpoints
-from sftlib.cost import PeakMemory
+from sftlib.cost import PeakMemory, training_state_mb
 from sftlib.methods import METHODS, apply_method
 from sftlib.models import count_parameters, pick_device, supports_bf16
 
@@ -72,6 +75,10 @@ class TrainResult:
     ``peak_memory_mb`` is what training added on top of what was in memory before it (see
     ``sftlib.cost.PeakMemory``). On a CPU, a run after other runs in the same process reuses memory
     they freed and reads low; ``sftlib.cost.measure_training_memory`` measures in a fresh process.
+    ``state_mb`` is ``sftlib.cost.training_state_mb`` counted as training ended (weights,
+    gradients, optimizer state, reference model, in MiB); the optimizer's state itself is freed
+    then, so a notebook that keeps several results does not keep several optimizers (on a 16 GB
+    GPU, four kept full runs of a 135M model held 4 GiB of AdamW moments).
     """
 
     trainer: object
@@ -83,6 +90,7 @@ class TrainResult:
     trainable_params: int = 0
     total_params: int = 0
     from_cache: bool = False  # loaded by ``sftlib.checkpoints``: times and memory are the saved run's
+    state_mb: dict[str, float] = field(default_factory=dict)
 
     @property
     def model(self):
@@ -280,7 +288,7 @@ def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_d
         plot_log_history(run.log_history, title=f"training loss, {run.global_step} steps (cached)")
     return TrainResult(trainer, run.log_history, run.seconds, run.train_tokens,
                        run.peak_memory_mb, run.memory_kind, run.trainable_params, run.total_params,
-                       from_cache=True)
+                       from_cache=True, state_mb=run.state_mb)
 
 
 def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
@@ -295,15 +303,53 @@ def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
     return run_trainer(trainer, resume_from_checkpoint)
 
 
+# SFTConfig fields that decide how TRL prepares (tokenises, masks, truncates, packs) a dataset
+PREPARATION_FIELDS = ("max_length", "truncation_mode", "packing", "packing_strategy", "eval_packing",
+                      "padding_free", "assistant_only_loss", "completion_only_loss",
+                      "dataset_text_field", "eos_token", "pad_token", "chat_template_path",
+                      "shuffle_dataset", "dataset_kwargs")
+_prepared: dict[str, object] = {}  # this process's prepared datasets, by prepared_key
+PREPARED_KEPT = 16  # a lesson trains on a handful of datasets; a few MiB each
+
+
+def prepared_key(args, tokenizer, dataset, split: str) -> str:
+    """A hex digest of what decides TRL's preparation of ``dataset`` for ``split`` (train or eval):
+    its rows, the tokenizer, the ``PREPARATION_FIELDS`` of ``args`` and TRL's version."""
+    settings = {name: getattr(args, name, None) for name in PREPARATION_FIELDS}
+    settings["seed"] = args.seed if args.shuffle_dataset else None
+    digest = hashlib.sha256(json.dumps([split, settings, version("trl")], sort_keys=True,
+                                       default=str).encode())
+    digest.update(checkpoints.tokenizer_state(tokenizer).encode())
+    digest.update(checkpoints.dataset_rows(dataset).encode())
+    return digest.hexdigest()
+
+
 def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
                 callbacks: list | None = None):
-    """A TRL ``SFTTrainer`` for ``model`` and the data, ready to train (the data is tokenised)."""
+    """A TRL ``SFTTrainer`` for ``model`` and the data, ready to train (the data is tokenised).
+
+    Building the trainer tokenises the data: about 2 s for the 4,500 QA conversations on 2 CPU
+    cores, for every run. The lessons train many runs on the same data, so the datasets TRL
+    prepared are kept for the rest of the process, by ``prepared_key``, and handed to the next
+    trainer that would prepare the same ones. TRL takes a tokenised dataset as it is (it skips
+    tokenising when ``input_ids`` are there), so both trainers train on the same rows.
+    """
+    from datasets import Dataset
     from trl import SFTTrainer
 
-    with quiet_datasets():  # TRL's tokenising passes take a second; no bars for them
-        return SFTTrainer(model=model, args=args, train_dataset=train_dataset,
-                          eval_dataset=eval_dataset, processing_class=tokenizer,
-                          callbacks=callbacks)
+    data = {"train": train_dataset, "eval": eval_dataset}
+    keys = {split: prepared_key(args, tokenizer, dataset, split) for split, dataset in data.items()
+            if isinstance(dataset, Dataset) and "input_ids" not in dataset.column_names}
+    data |= {split: _prepared[key] for split, key in keys.items() if key in _prepared}
+    with quiet_datasets():  # TRL's preparing passes; no bars for them
+        trainer = SFTTrainer(model=model, args=args, train_dataset=data["train"],
+                             eval_dataset=data["eval"], processing_class=tokenizer,
+                             callbacks=callbacks)
+    for split, key in keys.items():
+        _prepared[key] = trainer.train_dataset if split == "train" else trainer.eval_dataset
+    while len(_prepared) > PREPARED_KEPT:
+        del _prepared[next(iter(_prepared))]  # the oldest first
+    return trainer
 
 
 @contextlib.contextmanager
@@ -358,7 +404,8 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
 
     Returns:
         ``TrainResult``: wall-clock seconds of ``trainer.train()``, peak memory it added (MiB,
-        see ``PeakMemory``), the parameter counts; the model is left in eval mode.
+        see ``PeakMemory``), the state it held (``training_state_mb``), the parameter counts; the
+        model is left in eval mode and the optimizer's state is freed.
     """
     from transformers import PrinterCallback
 
@@ -369,6 +416,10 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         seconds = time.perf_counter() - start
     release_model(model, keep_trainer_forward)
+    state = training_state_mb(trainer)
+    if trainer.optimizer is not None:
+        trainer.optimizer.state.clear()  # AdamW's moments: twice the trained weights, not needed now
     return TrainResult(trainer, trainer.state.log_history, seconds,
                        int(trainer.state.num_input_tokens_seen or 0), memory.peak_mb, memory.kind,
-                       count_parameters(model, trainable_only=True), count_parameters(model))
+                       count_parameters(model, trainable_only=True), count_parameters(model),
+                       state_mb=state)

@@ -5,7 +5,6 @@ import torch
 from datasets import Dataset
 
 from sftlib import DATA_DIR
-from sftlib.cost import training_state_mb
 from sftlib.data import DataFormatError, read_jsonl, to_messages
 from sftlib.evaluate import chat_prompt
 from sftlib.models import load_model
@@ -120,7 +119,7 @@ def test_dpo_starts_at_log2_from_the_model_in_memory_and_raises_the_margin():
     assert sum(after) / len(after) > sum(before) / len(before)
     args = result.trainer.args
     assert args.use_cpu and not args.gradient_checkpointing and args.learning_rate == 1e-4
-    state = training_state_mb(result.trainer)
+    state = result.state_mb
     assert state["reference"] == pytest.approx(state["weights"])  # the frozen copy
     assert state["optimizer"] == pytest.approx(2 * state["gradients"], rel=0.01)  # AdamW's two moments
     assert not any(p.requires_grad for p in result.trainer.ref_model.parameters())
@@ -136,7 +135,7 @@ def test_orpo_trains_without_a_reference_and_logs_its_sft_term():
     assert len(logged) == 4 and all("nll_loss" in h and "log_odds_ratio" in h for h in logged)
     assert logged[-1]["nll_loss"] < logged[0]["nll_loss"]
     assert not torch.equal(weight, model.model.layers[0].mlp.up_proj.weight)
-    assert training_state_mb(result.trainer)["reference"] == 0
+    assert result.state_mb["reference"] == 0
 
 
 def test_dpo_on_an_sft_model_computes_in_bf16_and_evaluates_afterwards():

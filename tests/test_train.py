@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import pytest
 import torch
@@ -34,11 +35,41 @@ def test_train_lowers_the_loss_and_counts_tokens():
     assert result.train_tokens > 12 * 8 * 10 and result.tokens_per_second > 0
     assert not torch.equal(before, model.model.layers[0].self_attn.q_proj.weight)
     assert not model.training
+    # the state the run held is counted, then AdamW's moments are freed (kept results hold no optimizer)
+    assert result.state_mb["gradients"] > 0
+    assert result.state_mb["optimizer"] == pytest.approx(2 * result.state_mb["gradients"], rel=0.01)
+    assert len(result.trainer.optimizer.state) == 0
 
 
 def _qa(n, split="train"):
     records = read_jsonl(DATA_DIR / "qa" / f"{split}.jsonl")[:n]
     return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
+
+
+def test_a_run_on_data_prepared_before_trains_on_those_rows_and_gets_the_same_losses(monkeypatch):
+    import trl
+
+    from sftlib import train as recipe
+
+    seen = []
+
+    class Recording(trl.SFTTrainer):
+        def __init__(self, *args, train_dataset=None, **kwargs):
+            seen.append(train_dataset.column_names)
+            super().__init__(*args, train_dataset=train_dataset, **kwargs)
+
+    monkeypatch.setattr(trl, "SFTTrainer", Recording)
+    monkeypatch.setattr(recipe, "_prepared", {})
+    tokenizer = load_model("tiny")[1]
+    data, val = _qa(48), _qa(16, "validation")
+    config = TrainConfig(lr=3e-4, max_steps=4, batch_size=8, logging_steps=1, eval_steps=2)
+    runs = [train(c, load_model("tiny", device="cpu")[0], tokenizer, data, val)
+            for c in (config, config, dataclasses.replace(config, max_length=20))]
+    assert ["messages"] == seen[0] and "input_ids" in seen[1] and ["messages"] == seen[2]
+    assert len(recipe._prepared) == 4  # train and validation, at two lengths
+    losses = [[(h.get("loss"), h.get("eval_loss"), h.get("grad_norm"), h.get("num_tokens"))
+               for h in run.log_history] for run in runs]
+    assert losses[1] == losses[0] != losses[2]
 
 
 def test_lora_run_changes_adapters_not_the_base_and_reports_its_columns(capsys):
