@@ -332,14 +332,18 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
     cores, for every run. The lessons train many runs on the same data, so the datasets TRL
     prepared are kept for the rest of the process, by ``prepared_key``, and handed to the next
     trainer that would prepare the same ones. TRL takes a tokenised dataset as it is (it skips
-    tokenising when ``input_ids`` are there), so both trainers train on the same rows.
+    tokenising when ``input_ids`` are there), so both trainers train on the same rows. Packed
+    data is prepared every time: TRL would pack the packed rows again.
     """
     from datasets import Dataset
     from trl import SFTTrainer
 
     data = {"train": train_dataset, "eval": eval_dataset}
+    packed = {"train": args.packing,
+              "eval": args.packing if args.eval_packing is None else args.eval_packing}
     keys = {split: prepared_key(args, tokenizer, dataset, split) for split, dataset in data.items()
-            if isinstance(dataset, Dataset) and "input_ids" not in dataset.column_names}
+            if isinstance(dataset, Dataset) and "input_ids" not in dataset.column_names
+            and not packed[split]}  # TRL would pack packed rows again
     data |= {split: _prepared[key] for split, key in keys.items() if key in _prepared}
     with quiet_datasets():  # TRL's preparing passes; no bars for them
         trainer = SFTTrainer(model=model, args=args, train_dataset=data["train"],

@@ -66,6 +66,10 @@ def test_a_run_on_data_prepared_before_trains_on_those_rows_and_gets_the_same_lo
     runs = [train(c, load_model("tiny", device="cpu")[0], tokenizer, data, val)
             for c in (config, config, dataclasses.replace(config, max_length=20))]
     assert ["messages"] == seen[0] and "input_ids" in seen[1] and ["messages"] == seen[2]
+    packed = dataclasses.replace(config, packing=True, eval_steps=None)
+    for _ in range(2):  # packed rows are not kept: TRL would pack them again
+        train(packed, load_model("tiny", device="cpu")[0], tokenizer, data)
+    assert seen[3:] == [["messages"], ["messages"]]
     assert len(recipe._prepared) == 4  # train and validation, at two lengths
     losses = [[(h.get("loss"), h.get("eval_loss"), h.get("grad_norm"), h.get("num_tokens"))
                for h in run.log_history] for run in runs]
