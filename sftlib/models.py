@@ -18,6 +18,7 @@ Choose with ``load_model("tiny")`` or the environment variable ``SFT_PROFILE``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import re
@@ -260,24 +261,39 @@ def load_model(profile: str | None = None, device: str | None = None,
     if quantize is not None:
         extra = {"quantization_config": _bnb_config(quantize, pick_dtype(dev, dtype)),
                  "device_map": {"": dev}}
-    from transformers.utils import logging as hf_logging
-
-    bars = hf_logging.is_progress_bar_enabled()
-    if prof.source == "embedded":
-        hf_logging.disable_progress_bar()  # loading 5 MB from disk needs no progress bar
-    try:
-        model = AutoModelForCausalLM.from_pretrained(
-            model_path(profile), dtype=pick_dtype(dev, dtype), use_safetensors=True,
-            trust_remote_code=False, **extra,
-        )
-    except OSError as err:
-        raise _hub_error(prof, err) from err
-    finally:
-        if bars:
-            hf_logging.enable_progress_bar()
+    path = model_path(profile)
+    local = Path(path).is_dir()
+    weights = sum(f.stat().st_size for f in Path(path).glob("*.safetensors")) if local else None
+    # a model of at most a GiB on local disk loads in about a second: no progress bar for that
+    with quiet_weight_bars() if weights is not None and weights < 2**30 else contextlib.nullcontext():
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=pick_dtype(dev, dtype), use_safetensors=True, trust_remote_code=False,
+                **extra,
+            )
+        except OSError as err:
+            raise _hub_error(prof, err) from err
     if quantize is None:
         model = model.to(dev)
     return model.eval(), tokenizer
+
+
+@contextlib.contextmanager
+def quiet_weight_bars():
+    """No transformers progress bars inside the block ("Loading weights", "Writing model shards").
+
+    Those bars are for models of gigabytes; for the course's models they flash for a second, and a
+    saved notebook keeps each one as a "0%" line. Training's own progress bar is not affected.
+    """
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def _bnb_config(quantize: str, compute_dtype: torch.dtype):

@@ -159,6 +159,7 @@ def pretrain(cfg: PretrainConfig) -> dict:
                               TrainingArguments, set_seed)
 
     from sftlib.evaluate import perplexity, probe_accuracy
+    from sftlib.models import quiet_weight_bars
 
     set_seed(cfg.seed)
     out = Path(cfg.out_dir)
@@ -185,8 +186,9 @@ def pretrain(cfg: PretrainConfig) -> dict:
 
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.to(torch.bfloat16).save_pretrained(out)  # bf16 halves the size; probes are unchanged
-    tokenizer.save_pretrained(out)
+    with quiet_weight_bars():
+        model.to(torch.bfloat16).save_pretrained(out)  # bf16 halves the size; probes are unchanged
+        tokenizer.save_pretrained(out)
     (out / "heldout.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in heldout))
     (out / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1) + "\n")
 
@@ -323,7 +325,7 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
     from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
 
     from sftlib.evaluate import probe_accuracy
-    from sftlib.models import load_model, supports_bf16
+    from sftlib.models import load_model, quiet_weight_bars, supports_bf16
 
     set_seed(cfg.seed)
     model, tokenizer = load_model(cfg.base, dtype=torch.float32)
@@ -360,8 +362,9 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model.to(torch.bfloat16).save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    with quiet_weight_bars():
+        model.to(torch.bfloat16).save_pretrained(out)
+        tokenizer.save_pretrained(out)
     shipped, _ = load_model(str(out), device=str(device))
     config = asdict(cfg)
     del config["world"]["out_dir"]  # where tiny goes; not used here

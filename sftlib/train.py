@@ -21,7 +21,7 @@ from importlib.metadata import version
 from sftlib import checkpoints
 from sftlib.cost import PeakMemory, training_state_mb
 from sftlib.methods import METHODS, apply_method
-from sftlib.models import count_parameters, pick_device, supports_bf16
+from sftlib.models import count_parameters, pick_device, quiet_weight_bars, supports_bf16
 
 
 @dataclass
@@ -415,7 +415,7 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
 
     trainer.remove_callback(PrinterCallback)  # with the bar off, logs go to the live plot or nowhere
     model = trainer.model
-    with PeakMemory(model.device) as memory:
+    with PeakMemory(model.device) as memory, quiet_weight_bars():  # checkpoints: no save bars
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         seconds = time.perf_counter() - start

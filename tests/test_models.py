@@ -9,7 +9,7 @@ from sftlib import DATA_DIR
 from sftlib.evaluate import perplexity, probe_accuracy
 from sftlib.models import (PROFILES, ProfileError, count_parameters, get_profile, load_model,
                            load_tokenizer, model_path, pick_device, pick_dtype, profile_name,
-                           supports_bf16)
+                           quiet_weight_bars, supports_bf16)
 from sftlib.templates import CHATML_TEMPLATE, INST_TEMPLATE
 
 REPORT = json.loads((DATA_DIR / "tiny" / "pretrain_report.json").read_text())
@@ -93,12 +93,20 @@ def test_tiny_knows_its_world_and_not_invented_people(tiny):
     assert probe_accuracy(model, tokenizer, invented) < 0.35
 
 
-def test_a_save_pretrained_folder_loads_through_the_hub_code_path(tiny, tmp_path):
+def test_a_save_pretrained_folder_loads_through_the_hub_code_path(tiny, tmp_path, capfd):
+    from transformers.utils import logging as hf_logging
+
     model, tokenizer = tiny
-    model.save_pretrained(tmp_path)
+    capfd.readouterr()
+    with quiet_weight_bars():
+        model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     assert model_path(str(tmp_path)) == str(tmp_path)  # the same from_pretrained call as a hub id
     again, _ = load_model(str(tmp_path), device="cpu")
+    # a small local model loads and saves without the "0%" bars a notebook would keep
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err and "Writing model shards" not in err
+    assert hf_logging.is_progress_bar_enabled()  # switched back on afterwards
     ids = tokenizer("The capital of France is", return_tensors="pt").input_ids
     with torch.no_grad():
         assert torch.equal(again(ids).logits, model(ids).logits)
