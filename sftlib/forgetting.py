@@ -79,8 +79,8 @@ def as_text_pair(messages: list[dict], tokenizer) -> dict[str, str]:
     The prompt loses its leading BOS if the tokenizer adds one itself (``tiny``'s does; SmolLM2's
     BOS is ``<|im_start|>``, which it does not add, so it stays) and the completion its trailing
     EOS (TRL adds it again), so TRL trains exactly the tokens ``assistant_only_loss`` would. A
-    ChatML template (SmolLM2's) ends the turn with ``<|im_end|>`` and a newline; the newline after
-    the EOS is dropped with it, as generation stops at the EOS anyway.
+    ChatML template (SmolLM2's) ends the turn with ``<|im_end|>`` and a newline; the newline is
+    dropped with the EOS, as the chat's loss mask does not train it either.
     Plain-text pairs can share a dataset with replayed documents (``with_replay``).
     """
     full = tokenizer.apply_chat_template(messages, tokenize=False)
