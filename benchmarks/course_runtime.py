@@ -6,6 +6,11 @@ the numbers for the README's course map.
 
     python benchmarks/course_runtime.py                    # every notebook (about 19 minutes on 2 cores)
     python benchmarks/course_runtime.py 01_data_formatting  # only the named ones
+    SFT_PROFILE=smollm2-135m+world python benchmarks/course_runtime.py --keep-going --save runs/
+
+``--keep-going`` runs every cell of a notebook even after one fails and lists the failed cells: on
+another profile or machine, that is the list of the lessons' claims (their ``assert`` cells) that
+did not hold there. ``--save`` keeps the executed notebooks, outputs included, in a folder.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import nbformat
 import torch
@@ -25,39 +31,67 @@ from sftlib import ROOT
 NOTEBOOKS = ROOT / "notebooks"
 
 
-def run_notebook(name: str, timeout: int = 1200) -> float:
-    """Execute ``notebooks/<name>.ipynb`` in a fresh kernel; return wall-clock seconds.
+def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
+                 save_to: Path | None = None) -> tuple[float, list[str]]:
+    """Execute ``notebooks/<name>.ipynb`` (or the notebook file ``name``) in a fresh kernel.
 
-    Raises ``nbclient.exceptions.CellExecutionError`` (naming the cell) when a cell fails.
+    Args:
+        name: a lesson's name, or a path to any ``.ipynb`` file (run from its own folder).
+        timeout: seconds one cell may take.
+        keep_going: run every cell even after one fails, and report the failures.
+        save_to: a folder to write the executed notebook to (the original is left as it was).
+
+    Returns:
+        Wall-clock seconds, and the failed cells as ``"cell 12: AssertionError: ..."`` (empty
+        unless ``keep_going``).
+
+    Raises:
+        nbclient.exceptions.CellExecutionError: a cell failed (naming it) and ``keep_going`` is off.
     """
-    path = NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb"
+    path = Path(name) if name.endswith(".ipynb") and Path(name).exists() else \
+        NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb"
     if not path.exists():
         known = ", ".join(p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb")))
         raise FileNotFoundError(f"no notebook {path.name}; the course has: {known}")
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=keep_going,
+                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    client.execute()
-    return time.perf_counter() - start
+    try:
+        client.execute()
+    finally:
+        seconds = time.perf_counter() - start
+        if save_to is not None:
+            save_to.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, save_to / path.name)
+    failed = [f"cell {i}: {out.ename}: {out.evalue}".strip()[:300]
+              for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+              for out in cell.get("outputs", []) if out.output_type == "error"]
+    return seconds, failed
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebook names (default: all, in order)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="run every cell after a failure too, and list the failed cells")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="write the executed notebooks here")
     args = parser.parse_args(argv)
     names = args.names or [p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
-    rows, failed = [], []
+    rows, failed, failed_cells = [], [], {}
     for name in names:
         try:
-            seconds = run_notebook(name)
+            seconds, failures = run_notebook(name, keep_going=args.keep_going, save_to=args.save)
         except CellExecutionError as err:  # time the others; report this one and fail at the end
             failed.append(name)
             print(f"{name}: FAILED\n{str(err)[-2000:]}", flush=True)
             continue
         rows.append((name, seconds))
         print(f"{name}: {seconds / 60:.1f} min", flush=True)
+        if failures:
+            failed_cells[name] = len(failures)
+            print("\n".join(f"  {name} {f}" for f in failures), flush=True)
     profile = os.environ.get("SFT_PROFILE", "tiny")
     gpu = torch.cuda.get_device_name() + ", " if torch.cuda.is_available() else ""
     print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}) |")
@@ -65,8 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds in rows:
         print(f"| {name} | {seconds / 60:.1f} |")
     print(f"| **total** | **{sum(s for _, s in rows) / 60:.1f}** |")
-    if failed:
-        raise SystemExit(f"failed: {', '.join(failed)} (left out of the total)")
+    problems = [f"stopped: {', '.join(failed)} (left out of the total)"] if failed else []
+    if failed_cells:
+        problems.append("cells that failed (listed above): "
+                        + ", ".join(f"{name} {n}" for name, n in failed_cells.items()))
+    if problems:
+        raise SystemExit("; ".join(problems))
 
 
 if __name__ == "__main__":

@@ -49,3 +49,26 @@ def test_gpu_methods_shapes_are_the_published_hub_architectures():
     assert sizes["SmolLM2-135M"] == pytest.approx(0.1345, rel=0.01)
     assert sizes["SmolLM2-1.7B"] == pytest.approx(1.71, rel=0.01)
     assert sizes["Llama-2-7B"] == pytest.approx(6.74, rel=0.01)
+
+
+def test_course_runtime_keeps_going_past_a_failed_claim_and_lists_it(tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    claims = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell('assert x == 2, "the claim did not hold"'),
+        nbformat.v4.new_code_cell("print('ran on', x)")])
+    path = tmp_path / "claims.ipynb"
+    nbformat.write(claims, path)
+    module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
+    with pytest.raises(module["CellExecutionError"], match="the claim did not hold"):
+        module["run_notebook"](str(path))
+    seconds, failures = module["run_notebook"](str(path), keep_going=True, save_to=tmp_path / "out")
+    assert seconds > 0 and failures == ["cell 1: AssertionError: the claim did not hold"]
+    saved = nbformat.read(tmp_path / "out" / "claims.ipynb", as_version=4)
+    assert saved.cells[2].outputs[0]["text"] == "ran on 1\n"  # the cell after the failure ran
+    assert nbformat.read(path, as_version=4).cells[2].outputs == []  # the original is untouched
+    monkeypatch.setattr(sys, "argv", ["course_runtime.py", str(path), "--keep-going"])
+    with pytest.raises(SystemExit, match="cells that failed .*claims.ipynb 1"):
+        runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
+    assert "claims.ipynb cell 1: AssertionError" in capsys.readouterr().out
