@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import torch
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellControlSignal, DeadKernelError
 
 from sftlib import ROOT
 
@@ -47,6 +47,8 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell failed (naming it) and ``keep_going`` is off.
+        nbclient.exceptions.CellTimeoutError, DeadKernelError: a cell ran past ``timeout``, or the
+            kernel died (out of memory, say), with or without ``keep_going``.
     """
     path = Path(name) if name.endswith(".ipynb") and Path(name).exists() else \
         NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb"
@@ -83,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         try:
             seconds, failures = run_notebook(name, keep_going=args.keep_going, save_to=args.save)
-        except CellExecutionError as err:  # time the others; report this one and fail at the end
-            failed.append(name)
-            print(f"{name}: FAILED\n{str(err)[-2000:]}", flush=True)
+        except (CellControlSignal, DeadKernelError) as err:  # a failed or timed-out cell, a dead
+            failed.append(name)  # kernel: time the others, report this one and fail at the end
+            print(f"{name}: FAILED ({type(err).__name__})\n{str(err)[-2000:]}", flush=True)
             continue
         rows.append((name, seconds))
         print(f"{name}: {seconds / 60:.1f} min", flush=True)

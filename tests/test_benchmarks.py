@@ -61,7 +61,8 @@ def test_course_runtime_keeps_going_past_a_failed_claim_and_lists_it(tmp_path, m
     path = tmp_path / "claims.ipynb"
     nbformat.write(claims, path)
     module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
-    with pytest.raises(module["CellExecutionError"], match="the claim did not hold"):
+    from nbclient.exceptions import CellExecutionError
+    with pytest.raises(CellExecutionError, match="the claim did not hold"):
         module["run_notebook"](str(path))
     seconds, failures = module["run_notebook"](str(path), keep_going=True, save_to=tmp_path / "out")
     assert seconds > 0 and failures == ["cell 1: AssertionError: the claim did not hold"]
@@ -72,3 +73,16 @@ def test_course_runtime_keeps_going_past_a_failed_claim_and_lists_it(tmp_path, m
     with pytest.raises(SystemExit, match="cells that failed .*claims.ipynb 1"):
         runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
     assert "claims.ipynb cell 1: AssertionError" in capsys.readouterr().out
+
+
+def test_course_runtime_reports_a_dead_kernel_and_times_the_other_notebooks(tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    dying, fine = tmp_path / "dying.ipynb", tmp_path / "fine.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; os._exit(1)")]), dying)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]), fine)
+    monkeypatch.setattr(sys, "argv", ["course_runtime.py", str(dying), str(fine), "--keep-going"])
+    with pytest.raises(SystemExit, match="stopped: .*dying.ipynb"):
+        runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "FAILED (DeadKernelError)" in out and f"| {fine} |" in out
