@@ -92,7 +92,8 @@ def run_key(config, model, tokenizer, train_dataset, eval_dataset=None) -> str:
     digest = hashlib.sha256()
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in DISPLAY_FIELDS}
     environment = {name: version(name) for name in ("torch", "transformers", "trl", "peft")}
-    environment |= {"device": model.device.type, "bf16": supports_bf16(model.device)}
+    environment |= {"device": model.device.type, "bf16": supports_bf16(model.device),
+                    "attention": model.config._attn_implementation}  # not in the config's JSON
     for source in ("train.py", "methods.py"):
         environment[source] = hashlib.sha256((ROOT / "sftlib" / source).read_bytes()).hexdigest()
     digest.update(json.dumps([settings, environment], sort_keys=True, default=str).encode())
