@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from sftlib import quiet_library_warnings
-
 from sftlib.methods import apply_method, freeze_bottom, guard_4bit_training, nf4_roundtrip
 from sftlib.models import count_parameters, load_model
 from sftlib.train import TrainConfig
