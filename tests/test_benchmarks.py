@@ -86,3 +86,28 @@ def test_course_runtime_reports_a_dead_kernel_and_times_the_other_notebooks(tmp_
         runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "FAILED (DeadKernelError)" in out and f"| {fine} |" in out
+
+
+def test_recipe_sweep_writes_a_line_per_run_and_resumes(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.delenv("SFT_PROFILE", raising=False)
+    module = runpy.run_path(str(ROOT / "benchmarks" / "recipe_sweep.py"))
+    out = tmp_path / "sweep.jsonl"
+    module["main"](["--grid", "full:3e-4", "--steps", "2", "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["method"], r["lr"], r["steps"]) for r in rows] == [("base", 0.0, 0), ("full", 3e-4, 2)]
+    assert rows[0]["val_accuracy"] == 0 and rows[0]["probes_kept"] > 0.9  # tiny knows, cannot answer
+    assert rows[1]["profile"] == "tiny" and rows[1]["seconds"] > 0 and rows[1]["val_loss"] > 0
+    assert 0 <= rows[1]["val_accuracy"] <= 1
+    module["main"](["--grid", "full:3e-4", "--steps", "2", "--out", str(out)])  # all done: nothing
+    assert len(out.read_text().splitlines()) == 2
+    assert "val accuracy" in capsys.readouterr().out
+
+
+def test_recipe_sweep_names_a_bad_grid():
+    module = runpy.run_path(str(ROOT / "benchmarks" / "recipe_sweep.py"))
+    assert module["parse_grid"](["lora:1e-3,3e-3"]) == [("lora", 1e-3), ("lora", 3e-3)]
+    for bad in ("lora", "dora:1e-3", "full:fast", "full:-1e-4"):
+        with pytest.raises(SystemExit, match=f"--grid '{bad}'.*METHOD:RATE"):
+            module["parse_grid"]([bad])
