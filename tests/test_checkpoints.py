@@ -73,9 +73,9 @@ def test_any_change_of_input_trains_again(cache, data):
                                       tokenizer, data)
     assert key != checkpoints.run_key(STEPS, model, tokenizer, data.select(range(23)))
     assert key != checkpoints.run_key(STEPS, model, tokenizer, data, data.select(range(4)))
-    eager = load_model("tiny", device="cpu")[0]
-    eager.set_attn_implementation("eager")  # other kernels, other rounding
-    assert key != checkpoints.run_key(STEPS, eager, tokenizer, data)
+    sdpa = load_model("tiny", device="cpu")[0]  # eager attention on a CPU (load_model)
+    sdpa.set_attn_implementation("sdpa")  # other kernels, other rounding
+    assert key != checkpoints.run_key(STEPS, sdpa, tokenizer, data)
     with torch.no_grad():
         next(model.parameters())[0, 0] += 1e-3
     assert key != checkpoints.run_key(STEPS, model, tokenizer, data)

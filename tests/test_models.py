@@ -54,6 +54,31 @@ def test_tiny_loads_offline_as_a_llama(tiny):
     assert tokenizer.pad_token != tokenizer.eos_token
 
 
+def test_cpu_attention_is_eager_and_keeps_packed_and_padded_rows_exact(tiny):
+    """Eager attention (faster on a CPU) must compute what SDPA computes, on the rows training
+    and generation build: examples packed with restarting positions, and left padding."""
+    model, tokenizer = tiny
+    assert model.config._attn_implementation == "eager"
+    sdpa = copy_module.deepcopy(model)
+    sdpa.set_attn_implementation("sdpa")
+    first = tokenizer("Kira Marlow was born in Lima.", add_special_tokens=False).input_ids
+    second = tokenizer("The capital of Norway is Oslo.", add_special_tokens=False).input_ids
+    packed = torch.tensor([first + second])
+    positions = torch.tensor([list(range(len(first))) + list(range(len(second)))])
+    with torch.no_grad():
+        alone = model(torch.tensor([second])).logits[0]
+        eager_row = model(packed, position_ids=positions).logits[0]
+        sdpa_row = sdpa(packed, position_ids=positions).logits[0]
+        pad = tokenizer.pad_token_id
+        padded = model(torch.tensor([[pad] * 3 + second]),
+                       attention_mask=torch.tensor([[0] * 3 + [1] * len(second)])).logits[0]
+        causal_only = model(packed).logits[0, len(first):]
+    torch.testing.assert_close(eager_row, sdpa_row, atol=1e-4, rtol=0)
+    torch.testing.assert_close(eager_row[len(first):], alone, atol=1e-4, rtol=0)  # kept apart
+    assert not torch.allclose(causal_only, alone, atol=1e-2)  # positions not restarting: it leaks
+    torch.testing.assert_close(padded[3:], alone, atol=1e-4, rtol=0)
+
+
 def test_tiny_tokenizer_round_trips_text(tiny):
     _, tokenizer = tiny
     text = "Kira Marlow was born in Lima on March 3, 1950. Ünïcode & émoji 🙂 too."
