@@ -52,7 +52,7 @@ site: setup
 	$(PY) -m sftlib.website site
 
 # Minutes per notebook, executed headless one after the other (the README's course map): about
-# 19 minutes on 2 cores.
+# 17.5 minutes on 2 cores.
 runtime: setup
 	$(PY) benchmarks/course_runtime.py
 
