@@ -35,7 +35,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores the whole suite takes about 16 minutes, where the lessons alone take 21
+# one worker. On 2 cores the whole suite takes about 14 minutes, where the lessons alone take 23
 # one after the other; the numbers are the same (training here is bit-identical with 1 or 2 threads).
 # The run cache stays off: the tests train for real.
 test: setup

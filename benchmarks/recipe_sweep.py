@@ -78,12 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     grid = parse_grid(args.grid)
     if any(s < 1 for s in args.steps):
         raise SystemExit(f"--steps {args.steps}: every step count must be at least 1")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     profile = profile_name()
     qa_train, qa_val, val_questions, _ = qa_task()
     probes = read_jsonl(DATA_DIR / "probes" / "people.jsonl")[::45]
     base, tokenizer = load_model(profile)
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({os.cpu_count()} threads)"
+    device = (torch.cuda.get_device_name() if torch.cuda.is_available()
+              else f"cpu ({os.cpu_count()} threads)")
     done = done_runs(args.out, profile)
     todo = [(method, lr, steps) for steps in args.steps for method, lr in grid
             if (method, lr, steps) not in done]
