@@ -1,0 +1,55 @@
+"""The per-profile recipe: tiny's settings pass through unchanged; a measured profile's are backed by its sweep."""
+
+import json
+
+import pytest
+
+from sftlib import ROOT
+from sftlib.recipes import RECIPES, Recipe, qa_recipe
+
+SWEEP = ROOT / "benchmarks" / "results" / "recipe_sweep_smollm2_world_h100.jsonl"
+
+
+def test_tiny_keeps_the_lessons_numbers_exactly(monkeypatch):
+    monkeypatch.delenv("SFT_PROFILE", raising=False)
+    recipe = qa_recipe()
+    assert recipe.profile == "tiny"
+    for rate in (3e-5, 1e-4, 3e-4, 6e-4, 1e-3, 3e-3, 1e-2, 3e-2):
+        assert recipe.lr(rate) == rate  # the same float: the committed outputs stay the same
+    assert [recipe.steps(n) for n in (1, 30, 60, 150)] == [1, 30, 60, 150]
+
+
+def test_scaled_profile_rescales_rates_and_steps():
+    recipe = Recipe("x", lr_scale=1 / 3, step_scale=2.0)
+    assert recipe.lr(3e-4) == pytest.approx(1e-4) and recipe.lr(3e-3) == pytest.approx(1e-3)
+    assert [recipe.steps(n) for n in (30, 60, 150)] == [60, 120, 300]
+    assert Recipe("y", step_scale=0.1).steps(3) == 1  # never zero steps
+
+
+def test_unmeasured_profile_warns_and_keeps_tinys_settings(monkeypatch):
+    monkeypatch.setenv("SFT_PROFILE", "qwen2.5-0.5b")
+    with pytest.warns(UserWarning, match="qwen2.5-0.5b.*recipe_sweep"):
+        recipe = qa_recipe()
+    assert recipe.lr(3e-4) == 3e-4 and recipe.steps(150) == 150
+
+
+def _sweep() -> dict[tuple[str, float, int], float]:
+    rows = [json.loads(line) for line in SWEEP.read_text().splitlines() if line.strip()]
+    return {(r["method"], r["lr"], r["steps"]): r["val_accuracy"] for r in rows
+            if r["profile"] == "smollm2-135m+world"}
+
+
+def test_smollm2_world_recipe_is_what_its_sweep_measured():
+    """The recipe's settings are the sweep's best at the scaled steps; tiny's own would fail."""
+    acc, recipe = _sweep(), RECIPES["smollm2-135m+world"]
+    steps = recipe.steps(150)  # the lessons' longest QA run
+    full, lora = round(recipe.lr(3e-4), 10), round(recipe.lr(3e-3), 10)
+    full_rates = {lr for m, lr, s in acc if m == "full" and s == steps}
+    lora_rates = {lr for m, lr, s in acc if m == "lora" and s == steps}
+    assert full in full_rates and lora in lora_rates  # the recipe's settings were measured
+    assert acc["lora", lora, steps] == max(acc["lora", lr, steps] for lr in lora_rates)
+    assert acc["full", full, steps] >= max(acc["full", lr, steps] for lr in full_rates) - 0.01
+    assert min(acc["full", full, steps], acc["lora", lora, steps]) > 0.5
+    # tiny's own rates at the same steps: full fine-tuning collapses, LoRA learns less
+    assert acc["full", 3e-4, steps] < 0.1 and acc["lora", 3e-3, steps] < acc["lora", lora, steps]
+    assert acc["base", 0.0, 0] == 0.0  # the world model knows the facts but does not answer yet
