@@ -6,11 +6,14 @@ the numbers for the README's course map.
 
     python benchmarks/course_runtime.py                    # every notebook (about 17.5 minutes on 2 cores)
     python benchmarks/course_runtime.py 01_data_formatting  # only the named ones
-    SFT_PROFILE=smollm2-135m+world python benchmarks/course_runtime.py --keep-going --save runs/
+    SFT_PROFILE=smollm2-135m+world python benchmarks/course_runtime.py --keep-going --save runs/ --jobs 5
 
 ``--keep-going`` runs every cell of a notebook even after one fails and lists the failed cells: on
 another profile or machine, that is the list of the lessons' claims (their ``assert`` cells) that
 did not hold there. ``--save`` keeps the executed notebooks, outputs included, in a folder.
+``--jobs N`` runs N notebooks at once, each kernel with ``OMP_NUM_THREADS`` = CPU threads / N
+unless it is set: for a GPU machine with many cores, where one lesson leaves the card mostly idle.
+Its minutes are then those of lessons sharing the machine, not the course map's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -72,35 +76,53 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
     return seconds, failed
 
 
+def attempt(name: str, keep_going: bool, save_to: Path | None) -> tuple[float | None, list[str], str]:
+    """``run_notebook`` that reports instead of raising: (seconds or None, failed cells, error)."""
+    try:
+        seconds, failures = run_notebook(name, keep_going=keep_going, save_to=save_to)
+    except (CellControlSignal, DeadKernelError) as err:  # a failed or timed-out cell, a dead kernel
+        return None, [], f"({type(err).__name__})\n{str(err)[-2000:]}"
+    return seconds, failures, ""
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebook names (default: all, in order)")
     parser.add_argument("--keep-going", action="store_true",
                         help="run every cell after a failure too, and list the failed cells")
     parser.add_argument("--save", type=Path, metavar="DIR", help="write the executed notebooks here")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="notebooks run at once (default 1; the course map's minutes use 1)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        raise SystemExit(f"--jobs {args.jobs}: run at least 1 notebook at a time")
     names = args.names or [p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
-    rows, failed, failed_cells = [], [], {}
-    for name in names:
-        try:
-            seconds, failures = run_notebook(name, keep_going=args.keep_going, save_to=args.save)
-        except (CellControlSignal, DeadKernelError) as err:  # a failed or timed-out cell, a dead
-            failed.append(name)  # kernel: time the others, report this one and fail at the end
-            print(f"{name}: FAILED ({type(err).__name__})\n{str(err)[-2000:]}", flush=True)
-            continue
-        rows.append((name, seconds))
-        print(f"{name}: {seconds / 60:.1f} min", flush=True)
-        if failures:
-            failed_cells[name] = len(failures)
-            print("\n".join(f"  {name} {f}" for f in failures), flush=True)
+    if args.jobs > 1:  # kernels inherit it: N lessons must not each take every core
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    rows, failed, failed_cells, start = [], [], {}, time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each notebook has its own kernel
+        results = pool.map(lambda name: attempt(name, args.keep_going, args.save), names)
+        for name, (seconds, failures, error) in zip(names, results):
+            if seconds is None:  # time the others, report this one and fail at the end
+                failed.append(name)
+                print(f"{name}: FAILED {error}", flush=True)
+                continue
+            rows.append((name, seconds))
+            print(f"{name}: {seconds / 60:.1f} min", flush=True)
+            if failures:
+                failed_cells[name] = len(failures)
+                print("\n".join(f"  {name} {f}" for f in failures), flush=True)
     profile = os.environ.get("SFT_PROFILE", "tiny")
     gpu = torch.cuda.get_device_name() + ", " if torch.cuda.is_available() else ""
-    print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}) |")
+    at_once = f", {args.jobs} at once" if args.jobs > 1 else ""
+    print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}{at_once}) |")
     print("|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds / 60:.1f} |")
     print(f"| **total** | **{sum(s for _, s in rows) / 60:.1f}** |")
+    if args.jobs > 1:
+        print(f"wall clock, {args.jobs} at once: {(time.perf_counter() - start) / 60:.1f} min")
     problems = [f"stopped: {', '.join(failed)} (left out of the total)"] if failed else []
     if failed_cells:
         problems.append("cells that failed (listed above): "

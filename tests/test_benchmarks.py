@@ -1,3 +1,4 @@
+import os
 import runpy
 import sys
 
@@ -86,6 +87,25 @@ def test_course_runtime_reports_a_dead_kernel_and_times_the_other_notebooks(tmp_
         runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "FAILED (DeadKernelError)" in out and f"| {fine} |" in out
+
+
+def test_course_runtime_runs_notebooks_at_once_with_a_share_of_the_threads(tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    names = [tmp_path / f"n{i}.ipynb" for i in range(2)]
+    for path in names:
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            "import os, time; time.sleep(1); print(os.environ['OMP_NUM_THREADS'])")]), path)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # restored afterwards
+    monkeypatch.setattr(sys, "argv", ["course_runtime.py", *map(str, names), "--jobs", "2",
+                                      "--save", str(tmp_path / "out")])
+    runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert all(f"| {path} |" in out for path in names) and "2 at once" in out
+    share = str(max(1, os.cpu_count() // 2))
+    for path in names:
+        saved = nbformat.read(tmp_path / "out" / path.name, as_version=4)
+        assert saved.cells[0].outputs[0]["text"] == share + "\n"  # each kernel got its share
 
 
 def test_recipe_sweep_writes_a_line_per_run_and_resumes(tmp_path, monkeypatch, capsys):
