@@ -4,9 +4,10 @@ The lessons are written with ``tiny``'s settings (full fine-tuning at 3e-4, LoRA
 150 steps of the QA task), which are where ``tiny`` learns the task best. A real model that has
 read the same world learns it at other settings: ``benchmarks/recipe_sweep.py`` found
 SmolLM2-135M (``smollm2-135m+world``) best at a third of tiny's rates, and slower, so its recipe
-also doubles the steps (``docs/gpu.md``). A lesson writes ``recipe.lr(3e-4)`` and ``recipe.steps(150)``: on ``tiny``
-these are 3e-4 and 150 exactly, on a measured profile its own values, so one setting
-(``SFT_PROFILE``) switches every lesson's training to settings measured for that model.
+also doubles the steps (``docs/gpu.md``). A lesson sets ``RECIPE = qa_recipe(PROFILE)`` and writes
+``RECIPE.lr(3e-4)`` and ``RECIPE.steps(150)``: on ``tiny`` these are 3e-4 and 150 exactly, on a
+measured profile its own values, so one setting (``SFT_PROFILE``) switches every lesson's
+training to the settings measured for that model.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Recipe:
 
     profile: str
     lr_scale: float = 1.0  # this profile's best rate / tiny's, at the scaled step count
-    step_scale: float = 1.0  # optimizer steps this profile needs for what tiny learns in one
+    step_scale: float = 1.0  # optimizer steps this profile trains for each of tiny's
     source: str = "the lessons' own settings"
 
     def lr(self, tiny_lr: float) -> float:
