@@ -29,11 +29,11 @@ class Recipe:
 
     def lr(self, tiny_lr: float) -> float:
         """The learning rate that plays the part of ``tiny_lr`` on this profile (tiny's unchanged)."""
-        return tiny_lr if self.lr_scale == 1.0 else tiny_lr * self.lr_scale
+        return tiny_lr * self.lr_scale  # x * 1.0 is x exactly: tiny's outputs stay the same
 
     def steps(self, tiny_steps: int) -> int:
         """The optimizer steps that play the part of ``tiny_steps`` (at least 1; tiny's unchanged)."""
-        return tiny_steps if self.step_scale == 1.0 else max(1, round(tiny_steps * self.step_scale))
+        return max(1, round(tiny_steps * self.step_scale))
 
 
 RECIPES: dict[str, Recipe] = {

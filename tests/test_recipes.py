@@ -1,10 +1,9 @@
 """The per-profile recipe: tiny's settings pass through unchanged; a measured profile's are backed by its sweep."""
 
-import json
-
 import pytest
 
 from sftlib import ROOT
+from sftlib.data import read_jsonl
 from sftlib.recipes import RECIPES, Recipe, qa_recipe
 
 SWEEP = ROOT / "benchmarks" / "results" / "recipe_sweep_smollm2_world_h100.jsonl"
@@ -34,8 +33,7 @@ def test_unmeasured_profile_warns_and_keeps_tinys_settings(monkeypatch):
 
 
 def _sweep() -> dict[tuple[str, float, int], float]:
-    rows = [json.loads(line) for line in SWEEP.read_text().splitlines() if line.strip()]
-    return {(r["method"], r["lr"], r["steps"]): r["val_accuracy"] for r in rows
+    return {(r["method"], r["lr"], r["steps"]): r["val_accuracy"] for r in read_jsonl(SWEEP)
             if r["profile"] == "smollm2-135m+world"}
 
 
