@@ -12,7 +12,6 @@ Prints one row per run: real (non-padding) tokens per second, seconds, final los
 from __future__ import annotations
 
 import argparse
-import tempfile
 
 from datasets import Dataset
 from transformers import set_seed
@@ -21,7 +20,7 @@ from trl import SFTConfig
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl, to_messages
 from sftlib.models import load_model
-from sftlib.train import TrainConfig, sft_config, train_with_args
+from sftlib.train import TrainConfig, scratch_dir, sft_config, train_with_args
 
 
 def mixed_dataset() -> Dataset:
@@ -50,7 +49,7 @@ def main() -> None:
                   seed=0, data_seed=0, logging_steps=1, report_to=[], save_strategy="no",
                   include_num_input_tokens_seen="non_padding", assistant_only_loss=True,
                   max_length=256, disable_tqdm=True)
-    plain = SFTConfig(output_dir=tempfile.mkdtemp(), use_cpu=True, bf16=False, **common)
+    plain = SFTConfig(output_dir=scratch_dir(), use_cpu=True, bf16=False, **common)
     base = TrainConfig(lr=3e-4, max_steps=ns.steps, batch_size=16, logging_steps=1)
     rows = [run("plain SFTTrainer defaults", plain, dataset),
             run("recipe", sft_config(base, "cpu"), dataset),

@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -160,6 +159,7 @@ def pretrain(cfg: PretrainConfig) -> dict:
 
     from sftlib.evaluate import perplexity, probe_accuracy
     from sftlib.models import quiet_weight_bars
+    from sftlib.train import drop_scratch, scratch_dir
 
     set_seed(cfg.seed)
     out = Path(cfg.out_dir)
@@ -171,7 +171,7 @@ def pretrain(cfg: PretrainConfig) -> dict:
     model = build_model(cfg, tokenizer)
     random_model = build_model(cfg, tokenizer)
     args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="pretrain-"), max_steps=cfg.max_steps,
+        output_dir=scratch_dir("pretrain-"), max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr,
         lr_scheduler_type="cosine", warmup_steps=cfg.warmup_steps, weight_decay=cfg.weight_decay,
         bf16=cfg.bf16, use_cpu=True, dataloader_pin_memory=False, report_to=[],
@@ -183,6 +183,7 @@ def pretrain(cfg: PretrainConfig) -> dict:
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, data_collator=collator)
     trainer.train()
     seconds = time.perf_counter() - start
+    drop_scratch(args.output_dir)
 
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -326,6 +327,7 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
 
     from sftlib.evaluate import probe_accuracy
     from sftlib.models import load_model, quiet_weight_bars, supports_bf16
+    from sftlib.train import drop_scratch, scratch_dir
 
     set_seed(cfg.seed)
     model, tokenizer = load_model(cfg.base, dtype=torch.float32)
@@ -344,7 +346,7 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
 
     bf16 = supports_bf16(device)
     args = TrainingArguments(
-        output_dir=tempfile.mkdtemp(prefix="world-"), num_train_epochs=cfg.epochs,
+        output_dir=scratch_dir("world-"), num_train_epochs=cfg.epochs,
         per_device_train_batch_size=cfg.batch_size, learning_rate=cfg.lr,
         lr_scheduler_type="cosine", warmup_steps=cfg.warmup, bf16=bf16,
         fp16=device.type == "cuda" and not bf16, use_cpu=device.type == "cpu",
@@ -359,6 +361,7 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
+    drop_scratch(args.output_dir)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,12 @@ peak memory and the trainable parameter count, the columns of the course's compa
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import hashlib
 import json
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -135,6 +137,35 @@ class TrainResult:
                 "val loss": self.final_eval_loss}
 
 
+_scratch: set[str] = set()  # output folders made by scratch_dir and not yet removed
+
+
+def scratch_dir(prefix: str = "sft-") -> str:
+    """A new temporary folder for a trainer's ``output_dir`` that nobody asked to keep.
+
+    ``drop_scratch`` removes it once its run has ended (``run_trainer`` does so), and whatever is
+    left is removed when the Python process (the notebook's kernel) exits. Without this, every run
+    left a folder in the system's temporary directory, and each run with early stopping left its
+    best checkpoint there (about 25 MB for the tiny model, 0.5 GB for a 135M one).
+    """
+    path = tempfile.mkdtemp(prefix=prefix)
+    _scratch.add(path)
+    return path
+
+
+def drop_scratch(path) -> None:
+    """Remove ``path`` with its contents if ``scratch_dir`` made it; any other folder is kept."""
+    if str(path) in _scratch:
+        shutil.rmtree(path, ignore_errors=True)
+        _scratch.discard(str(path))
+
+
+@atexit.register
+def _drop_all_scratch() -> None:
+    for path in list(_scratch):
+        drop_scratch(path)
+
+
 def trainer_settings(config, device=None) -> dict:
     """The ``TrainingArguments`` every course recipe shares: CPU-safe, seeded, quiet.
 
@@ -151,8 +182,8 @@ def trainer_settings(config, device=None) -> dict:
     Returns:
         Keyword arguments for any ``transformers.TrainingArguments`` subclass: float32 or bf16 by
         hardware, no pinned memory, no activation checkpointing, no reporting to services, a
-        temporary output folder unless one is given, no checkpoints, no progress bar for runs
-        under 20 steps.
+        temporary output folder unless one is given (``scratch_dir``: removed after the run),
+        no checkpoints, no progress bar for runs under 20 steps.
 
     Example:
         >>> trainer_settings(TrainConfig(lr=3e-4), "cpu")["learning_rate"]
@@ -161,7 +192,7 @@ def trainer_settings(config, device=None) -> dict:
     device = pick_device(device)
     bf16 = supports_bf16(device) if config.bf16 is None else config.bf16
     return dict(
-        output_dir=config.output_dir or tempfile.mkdtemp(prefix="sft-"),
+        output_dir=config.output_dir or scratch_dir(),
         learning_rate=config.lr, max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum_steps, max_length=config.max_length,
@@ -410,7 +441,8 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
     Returns:
         ``TrainResult``: wall-clock seconds of ``trainer.train()``, peak memory it added (MiB,
         see ``PeakMemory``), the state it held (``training_state_mb``), the parameter counts; the
-        model is left in eval mode and the optimizer's state is freed.
+        model is left in eval mode, the optimizer's state is freed and a ``scratch_dir`` output
+        folder is removed.
     """
     from transformers import PrinterCallback
 
@@ -420,6 +452,7 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
         start = time.perf_counter()
         trainer.train(resume_from_checkpoint=resume_from_checkpoint)
         seconds = time.perf_counter() - start
+    drop_scratch(trainer.args.output_dir)  # early stopping's best checkpoint is loaded by now
     release_model(model, keep_trainer_forward)
     state = training_state_mb(trainer)
     if trainer.optimizer is not None:

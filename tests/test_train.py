@@ -1,5 +1,6 @@
 import copy
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -94,7 +95,10 @@ def test_lora_run_changes_adapters_not_the_base_and_reports_its_columns(capsys):
     assert "step 2/6: {'loss'" in printed and "'eval_loss'" in printed
 
 
-def test_early_stopping_stops_when_validation_loss_stops_falling():
+def test_early_stopping_stops_when_validation_loss_stops_falling(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the run's scratch folder goes
     model, tokenizer = load_model("tiny", device="cpu")
     config = TrainConfig(lr=3e-3, max_steps=200, batch_size=8, eval_steps=2, logging_steps=2,
                          early_stopping_patience=2, bf16=False)
@@ -102,6 +106,9 @@ def test_early_stopping_stops_when_validation_loss_stops_falling():
     evals = [h["eval_loss"] for h in result.log_history if "eval_loss" in h]
     assert result.steps < 200
     assert min(evals) < min(evals[-2:])  # the last two evaluations did not improve
+    # its checkpoints went to a temporary folder, which is gone once the best one is loaded
+    assert result.trainer.args.output_dir.startswith(str(tmp_path / "sft-"))
+    assert not list(tmp_path.glob("sft-*"))
     with pytest.raises(ValueError, match="needs eval_steps"):
         TrainConfig(early_stopping_patience=2)
 
@@ -157,3 +164,16 @@ def test_a_deep_copy_of_a_trained_model_computes_with_its_own_weights(bf16):
     with torch.no_grad():
         twin.model.norm.weight.mul_(2.0)
         assert not torch.allclose(twin(**batch).logits, result.model(**batch).logits)
+
+
+def test_drop_scratch_removes_only_the_folders_scratch_dir_made(tmp_path):
+    from sftlib.train import drop_scratch, scratch_dir
+
+    made = Path(scratch_dir())
+    (made / "checkpoint-1").mkdir()
+    drop_scratch(made)
+    assert not made.exists()
+    chosen = tmp_path / "out"
+    chosen.mkdir()
+    drop_scratch(chosen)  # a folder the caller chose is kept
+    assert chosen.exists()
