@@ -10,7 +10,11 @@ the numbers for the README's course map.
 
 ``--keep-going`` runs every cell of a notebook even after one fails and lists the failed cells: on
 another profile or machine, that is the list of the lessons' claims (their ``assert`` cells) that
-did not hold there. ``--save`` keeps the executed notebooks, outputs included, in a folder.
+did not hold there. ``--save`` keeps the executed notebooks, outputs included, in a folder;
+``--in-place`` writes them back over the originals (``make outputs``: the committed outputs, made
+on ``tiny`` with one torch thread and the run cache off, as ``make test`` checks them). Saved
+notebooks carry no widget state: each progress bar becomes the line it ended as, and a bar that
+closed itself (``leave=False``) is dropped, as it vanished on screen.
 ``--jobs N`` runs N notebooks at once, each kernel with ``OMP_NUM_THREADS`` = CPU threads / N
 unless it is set: for a GPU machine with many cores, where one lesson leaves the card mostly idle.
 Its minutes are then those of lessons sharing the machine, not the course map's.
@@ -19,6 +23,7 @@ Its minutes are then those of lessons sharing the machine, not the course map's.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import platform
 import time
@@ -35,15 +40,64 @@ from sftlib import ROOT
 NOTEBOOKS = ROOT / "notebooks"
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def bar_line(model_id: str, state: dict) -> str | None:
+    """The text a tqdm notebook bar (``model_id``, an HBox in ``state``) ended as, or ``None``.
+
+    ``None`` means the bar was hidden when it closed (tqdm's ``leave=False``), or the state has no
+    such bar. The line has tqdm's text layout: ``name: 100%|██████████| 10/10 [00:01<00:00, ...]``.
+    """
+    model = lambda ref: state.get(ref.removeprefix("IPY_MODEL_"), {})
+    box = state.get(model_id, {})
+    if box.get("model_name") != "HBoxModel" or \
+            model(box["state"].get("layout", "")).get("state", {}).get("visibility") == "hidden":
+        return None
+    parts = [model(child) for child in box["state"]["children"]]
+    if [p.get("model_name") for p in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, progress, right = (p["state"] for p in parts)
+    share = progress.get("value", 0) / progress["max"] if progress.get("max") else 0
+    filled = min(10, int(10 * share))
+    text = f"{left.get('value', '')}|{'█' * filled}{' ' * (10 - filled)}|{right.get('value', '')}"
+    return html.unescape(text).replace("\u2007", " ")  # tqdm pads with figure spaces in HTML
+
+
+def settle_progress_bars(notebook) -> None:
+    """Replace every progress-bar widget output of ``notebook`` by its last line; drop the state.
+
+    A viewer without widgets (GitHub, the course website, nbval) would otherwise show each bar as
+    it was when it appeared, ``0%``. Bars that closed themselves are removed, as on screen.
+    """
+    state = notebook.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW)
+            if view is None:
+                kept.append(output)
+                continue
+            line = bar_line(view["model_id"], state)
+            if line is not None:
+                kept.append(nbformat.v4.new_output("stream", name="stderr", text=line + "\n"))
+        if cell.cell_type == "code":
+            cell.outputs = kept
+
+
 def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
-                 save_to: Path | None = None) -> tuple[float, list[str]]:
+                 save_to: Path | None = None, in_place: bool = False) -> tuple[float, list[str]]:
     """Execute ``notebooks/<name>.ipynb`` (or the notebook file ``name``) in a fresh kernel.
 
     Args:
         name: a lesson's name, or a path to any ``.ipynb`` file (run from its own folder).
         timeout: seconds one cell may take.
         keep_going: run every cell even after one fails, and report the failures.
-        save_to: a folder to write the executed notebook to (the original is left as it was).
+        save_to: a folder to write the executed notebook to (also when a cell failed), progress
+            bars settled (``settle_progress_bars``).
+        in_place: write the executed notebook over the original, progress bars settled, when
+            every cell ran without an error (otherwise the original is left as it was).
 
     Returns:
         Wall-clock seconds, and the failed cells as ``"cell 12: AssertionError: ..."`` (empty
@@ -69,17 +123,23 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
         seconds = time.perf_counter() - start
         if save_to is not None:
             save_to.mkdir(parents=True, exist_ok=True)
+            settle_progress_bars(notebook)
             nbformat.write(notebook, save_to / path.name)
     failed = [f"cell {i}: {out.ename}: {out.evalue}".strip()[:300]
               for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
               for out in cell.get("outputs", []) if out.output_type == "error"]
+    if in_place and not failed:
+        settle_progress_bars(notebook)
+        nbformat.write(notebook, path)
     return seconds, failed
 
 
-def attempt(name: str, keep_going: bool, save_to: Path | None) -> tuple[float | None, list[str], str]:
+def attempt(name: str, keep_going: bool, save_to: Path | None,
+            in_place: bool = False) -> tuple[float | None, list[str], str]:
     """``run_notebook`` that reports instead of raising: (seconds or None, failed cells, error)."""
     try:
-        seconds, failures = run_notebook(name, keep_going=keep_going, save_to=save_to)
+        seconds, failures = run_notebook(name, keep_going=keep_going, save_to=save_to,
+                                         in_place=in_place)
     except (CellControlSignal, DeadKernelError) as err:  # a failed or timed-out cell, a dead kernel
         return None, [], f"({type(err).__name__})\n{str(err)[-2000:]}"
     return seconds, failures, ""
@@ -91,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep-going", action="store_true",
                         help="run every cell after a failure too, and list the failed cells")
     parser.add_argument("--save", type=Path, metavar="DIR", help="write the executed notebooks here")
+    parser.add_argument("--in-place", action="store_true",
+                        help="write each notebook back over the original (tiny, 1 thread, no run "
+                             "cache: the committed outputs); names may be paths, solutions too")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="notebooks run at once (default 1; the course map's minutes use 1)")
     args = parser.parse_args(argv)
@@ -98,11 +161,19 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--jobs {args.jobs}: run at least 1 notebook at a time")
     names = args.names or [p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
     os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+    if args.in_place:
+        if args.save or args.keep_going:
+            raise SystemExit("--in-place writes only notebooks that ran through: no --save, --keep-going")
+        if os.environ.get("SFT_PROFILE", "tiny") != "tiny":
+            raise SystemExit("--in-place: the committed outputs are the tiny profile's; unset SFT_PROFILE")
+        # as `make test` checks them: one torch thread (the last digits differ with two), real runs
+        os.environ.update(OMP_NUM_THREADS="1", SFT_RUN_CACHE="0")
     if args.jobs > 1:  # kernels inherit it: N lessons must not each take every core
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
     rows, failed, failed_cells, start = [], [], {}, time.perf_counter()
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each notebook has its own kernel
-        results = pool.map(lambda name: attempt(name, args.keep_going, args.save), names)
+        results = pool.map(lambda name: attempt(name, args.keep_going, args.save, args.in_place),
+                           names)
         for name, (seconds, failures, error) in zip(names, results):
             if seconds is None:  # time the others, report this one and fail at the end
                 failed.append(name)

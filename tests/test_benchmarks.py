@@ -108,6 +108,35 @@ def test_course_runtime_runs_notebooks_at_once_with_a_share_of_the_threads(tmp_p
         assert saved.cells[0].outputs[0]["text"] == share + "\n"  # each kernel got its share
 
 
+def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their_last_line(
+        tmp_path, monkeypatch, capsys):
+    import nbformat
+
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os; print(os.environ['OMP_NUM_THREADS'], os.environ['SFT_RUN_CACHE'])"),
+        nbformat.v4.new_code_cell("from tqdm.auto import tqdm\n"
+                                  "kept = sum(tqdm(range(3), desc='kept'))\n"
+                                  "gone = sum(tqdm(range(2), desc='gone', leave=False))")]), good)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), bad)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # both restored afterwards
+    monkeypatch.setenv("SFT_RUN_CACHE", "1")
+    monkeypatch.delenv("SFT_PROFILE", raising=False)
+    monkeypatch.setattr(sys, "argv", ["course_runtime.py", str(good), str(bad), "--in-place"])
+    with pytest.raises(SystemExit, match="stopped: .*bad.ipynb"):
+        runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
+    written = nbformat.read(good, as_version=4)
+    assert written.cells[0].outputs[0]["text"] == "1 0\n"  # one torch thread, the run cache off
+    assert "widgets" not in written.metadata
+    bars = [o["text"] for o in written.cells[1].outputs]
+    assert len(bars) == 1 and bars[0].startswith("kept: 100%|██████████| 3/3 [")  # "gone" hid itself
+    assert nbformat.read(bad, as_version=4).cells[0].outputs == []  # a failed notebook is left alone
+    capsys.readouterr()
+    monkeypatch.setenv("SFT_PROFILE", "smollm2-135m")
+    with pytest.raises(SystemExit, match="tiny"):
+        runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
+
+
 def test_recipe_sweep_writes_a_line_per_run_and_resumes(tmp_path, monkeypatch, capsys):
     import json
 
