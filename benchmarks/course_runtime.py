@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("--in-place: the committed outputs are the tiny profile's; unset SFT_PROFILE")
         # as `make test` checks them: one torch thread (the last digits differ with two), real runs
         os.environ.update(OMP_NUM_THREADS="1", SFT_RUN_CACHE="0")
+        del os.environ["MPLBACKEND"]  # the kernel's own inline backend, so figures are kept
     if args.jobs > 1:  # kernels inherit it: N lessons must not each take every core
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
     rows, failed, failed_cells, start = [], [], {}, time.perf_counter()
