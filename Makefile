@@ -63,7 +63,6 @@ runtime: setup
 # on 2 cores. A notebook with a failing cell is reported and left as it was.
 outputs: setup
 	$(PY) benchmarks/course_runtime.py --in-place --jobs 2 notebooks/*.ipynb notebooks/solutions/*.ipynb
-	$(PY) -m sftlib.colab
 
 # A workshop's pre-run: every lesson once with the run cache on (sftlib.checkpoints), so that
 # `SFT_RUN_CACHE=1 make lab` afterwards loads each trained run instead of training it again.

@@ -36,6 +36,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, DeadKernelError
 
 from sftlib import ROOT
+from sftlib.colab import lesson_paths, stamped_text
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -45,19 +46,21 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
 def bar_line(model_id: str, state: dict) -> str | None:
-    """The text a tqdm notebook bar (``model_id``, an HBox in ``state``) ended as, or ``None``.
+    """The text a tqdm notebook bar (``model_id``, an HBox in ``state``) ended as.
 
-    ``None`` means the bar was hidden when it closed (tqdm's ``leave=False``), or the state has no
-    such bar. The line has tqdm's text layout: ``name: 100%|██████████| 10/10 [00:01<00:00, ...]``.
+    Returns ``""`` for a bar hidden when it closed (tqdm's ``leave=False``) and ``None`` when
+    ``model_id`` is not a tqdm bar. The line has tqdm's text layout:
+    ``name: 100%|██████████| 10/10 [00:01<00:00, ...]``.
     """
     model = lambda ref: state.get(ref.removeprefix("IPY_MODEL_"), {})
     box = state.get(model_id, {})
-    if box.get("model_name") != "HBoxModel" or \
-            model(box["state"].get("layout", "")).get("state", {}).get("visibility") == "hidden":
+    if box.get("model_name") != "HBoxModel":
         return None
     parts = [model(child) for child in box["state"]["children"]]
     if [p.get("model_name") for p in parts] != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
         return None
+    if model(box["state"].get("layout", "")).get("state", {}).get("visibility") == "hidden":
+        return ""
     left, progress, right = (p["state"] for p in parts)
     share = progress.get("value", 0) / progress["max"] if progress.get("max") else 0
     filled = min(10, int(10 * share))
@@ -69,18 +72,18 @@ def settle_progress_bars(notebook) -> None:
     """Replace every progress-bar widget output of ``notebook`` by its last line; drop the state.
 
     A viewer without widgets (GitHub, the course website, nbval) would otherwise show each bar as
-    it was when it appeared, ``0%``. Bars that closed themselves are removed, as on screen.
+    it was when it appeared, ``0%``. Bars that hid themselves are removed, as on screen; any other
+    widget keeps its text form.
     """
     state = notebook.metadata.pop("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in notebook.cells:
         kept = []
         for output in cell.get("outputs", []):
-            view = output.get("data", {}).get(WIDGET_VIEW)
-            if view is None:
+            view = output.get("data", {}).pop(WIDGET_VIEW, None)
+            line = None if view is None else bar_line(view["model_id"], state)
+            if line is None:
                 kept.append(output)
-                continue
-            line = bar_line(view["model_id"], state)
-            if line is not None:
+            elif line:
                 kept.append(nbformat.v4.new_output("stream", name="stderr", text=line + "\n"))
         if cell.cell_type == "code":
             cell.outputs = kept
@@ -96,8 +99,9 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
         keep_going: run every cell even after one fails, and report the failures.
         save_to: a folder to write the executed notebook to (also when a cell failed), progress
             bars settled (``settle_progress_bars``).
-        in_place: write the executed notebook over the original, progress bars settled, when
-            every cell ran without an error (otherwise the original is left as it was).
+        in_place: write the executed notebook over the original, progress bars settled and a
+            lesson's Colab cell stamped (``sftlib.colab``), when every cell ran without an error
+            (otherwise the original is left as it was).
 
     Returns:
         Wall-clock seconds, and the failed cells as ``"cell 12: AssertionError: ..."`` (empty
@@ -131,6 +135,8 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
     if in_place and not failed:
         settle_progress_bars(notebook)
         nbformat.write(notebook, path)
+        if path.resolve() in [p.resolve() for p in lesson_paths()]:
+            path.write_text(stamped_text(path), encoding="utf-8")  # the Colab cell as committed
     return seconds, failed
 
 

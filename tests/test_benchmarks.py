@@ -118,7 +118,8 @@ def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their
         nbformat.v4.new_code_cell("from tqdm.auto import tqdm\n"
                                   "kept = sum(tqdm(range(3), desc='kept'))\n"
                                   "gone = sum(tqdm(range(2), desc='gone', leave=False))"),
-        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2]);")]), good)
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2]);"),
+        nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(3)")]), good)
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0")]), bad)
     monkeypatch.setenv("OMP_NUM_THREADS", "4")  # all three restored afterwards
     monkeypatch.setenv("SFT_RUN_CACHE", "1")
@@ -133,6 +134,7 @@ def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their
     bars = [o["text"] for o in written.cells[1].outputs]
     assert len(bars) == 1 and bars[0].startswith("kept: 100%|██████████| 3/3 [")  # "gone" hid itself
     assert "image/png" in written.cells[2].outputs[0]["data"]  # figures are drawn, as in Jupyter
+    assert list(written.cells[3].outputs[0]["data"]) == ["text/plain"]  # another widget: its text
     assert nbformat.read(bad, as_version=4).cells[0].outputs == []  # a failed notebook is left alone
     capsys.readouterr()
     monkeypatch.setenv("SFT_PROFILE", "smollm2-135m")
