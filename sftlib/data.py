@@ -13,7 +13,8 @@ changed: a blank line, a bad record or a second shape in one file is an error, n
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -31,26 +32,79 @@ __all__ = ["SPLITS", "DataFormatError", "QATask", "detect_schema", "load_sft_dat
 SPLITS = ("train", "validation", "test")
 
 
-class _DuplicateKey(Exception):
-    """A key repeated in one JSON object (``json`` would silently keep the last value)."""
+class _Repeated(dict):
+    """A parsed JSON object in which the key ``repeated`` appeared twice (``json`` keeps the last)."""
+
+    repeated: str
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+def _mark_repeats(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
     keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise _DuplicateKey(next(k for i, k in enumerate(keys) if k in keys[:i]))
-    return dict(pairs)
+    obj = _Repeated(obj)
+    obj.repeated = next(k for i, k in enumerate(keys) if k in keys[:i])
+    return obj
+
+
+def _no_constants(name: str) -> Any:
+    raise DataFormatError(f"invalid JSON: {name} is not a JSON value; write a number or null")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")  # "\ud800" escapes are valid JSON but not text
+
+
+def _first(value: Any, found: Callable[[Any], bool], path: tuple = ()) -> tuple | None:
+    """The path (keys and indices) of the first node of ``value``, in reading order, that is ``found``."""
+    if found(value):
+        return path
+    children = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        if isinstance(key, str) and found(key):
+            return (*path, key)
+        hit = _first(child, found, (*path, key))
+        if hit is not None:
+            return hit
+    return None
+
+
+def _field(path: tuple) -> str | None:
+    """``("messages", 1, "role")`` -> ``"messages[1].role"`` (None for the whole value)."""
+    text = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
+    return text or None
 
 
 def _parse(text: str) -> Any:
-    """Parse one JSON text; raise DataFormatError (``line`` within the text, ``field``) if invalid."""
+    """Parse one JSON text strictly; raise DataFormatError with ``line`` (within the text) or, in a
+    top-level array, ``index``, and the ``field`` when one is to blame.
+
+    Beyond ``json.loads``: a repeated key in one object, ``NaN``/``Infinity`` and unpaired UTF-16
+    surrogate escapes (``"\\ud800"``, which no UTF-8 file can hold as text) are errors.
+    """
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as err:
-        raise DataFormatError(f"duplicate key {err.args[0]!r} in one object; JSON would keep only the "
-                              "last value", field=err.args[0]) from None
+        value = json.loads(text, object_pairs_hook=_mark_repeats, parse_constant=_no_constants)
     except json.JSONDecodeError as err:
         raise DataFormatError(f"invalid JSON: {err.msg} at column {err.colno}", line=err.lineno) from None
+    for found, problem in (
+            (lambda v: isinstance(v, _Repeated),
+             lambda node: f"duplicate key {node.repeated!r} in one object; JSON would keep only the "
+                          "last value"),
+            (lambda v: isinstance(v, str) and _SURROGATE.search(v) is not None,
+             lambda node: "an unpaired surrogate escape (\\ud800-\\udfff) is not text; fix the "
+                          "writer that produced it")):
+        path = _first(value, found)
+        if path is None:
+            continue
+        node = value
+        for step in path:
+            node = node[step]
+        if isinstance(node, _Repeated):
+            path = (*path, node.repeated)
+        index, path = (path[0], path[1:]) if isinstance(value, list) and path else (None, path)
+        raise DataFormatError(problem(node), field=_field(path), index=index)
+    return value
 
 
 Entry = tuple[str, str, int, Any]  # (path, "line" | "index", position, parsed value)
@@ -96,7 +150,10 @@ def _read_entries(path: Path) -> tuple[list[Entry], list[DataFormatError]]:
             problems.append(DataFormatError(f"not valid UTF-8 (byte {chunk[err.start]:#04x} at byte "
                                             f"{column} of the line); re-save the file as UTF-8", name, line))
         except DataFormatError as err:
-            problems.append(DataFormatError(err.problem, name, n + (err.line or 1) - 1, err.field))
+            if err.index is not None and path.suffix == ".json":  # in the array's records
+                problems.append(DataFormatError(err.problem, name, None, err.field, index=err.index))
+            else:
+                problems.append(DataFormatError(err.problem, name, n + (err.line or 1) - 1, err.field))
         else:
             if path.suffix == ".jsonl":
                 entries.append((name, "line", n, value))
@@ -168,6 +225,8 @@ def read_jsonl(path: PathLike, validate: bool = False, schema: str | None = None
         >>> read_jsonl("data/triage/train.jsonl")[0]["label"]  # doctest: +SKIP
         'urgent'
     """
+    if schema is not None and not validate:
+        raise ValueError("read_jsonl: schema is checked only with validate=True; pass both")
     entries, problems = _read_entries(Path(path))
     problems += [_error(p, k, n, None, f"expected a JSON object (a record), got {json_type(v)}")
                  for p, k, n, v in entries if not isinstance(v, dict)]
@@ -196,7 +255,10 @@ def write_jsonl(records: Iterable[Mapping], path: PathLike) -> Path:
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise TypeError(f"write_jsonl: record {i} is {type(record).__name__}, expected a dict")
-        lines.append(json.dumps(dict(record), ensure_ascii=False, allow_nan=False) + "\n")
+        try:
+            lines.append(json.dumps(dict(record), ensure_ascii=False, allow_nan=False) + "\n")
+        except (TypeError, ValueError) as err:  # a value JSON cannot hold: NaN, a set, an object
+            raise type(err)(f"write_jsonl: record {i}: {err}") from None
     if not lines:
         raise ValueError(f"write_jsonl: no records to write to {path}; an empty file is not SFT data")
     out = Path(path)
@@ -254,6 +316,11 @@ def load_sft_dataset(path_or_paths: PathLike | list[PathLike] | Mapping[str, Any
         splits = _split_files(Path(path_or_paths))
     else:
         splits = {"": _as_paths(path_or_paths)}
+    empty = [name for name, paths in splits.items() if not paths]
+    if not splits or empty:
+        where = f" for split {empty[0]!r}" if empty and empty[0] else ""
+        raise ValueError(f"load_sft_dataset: no files given{where}; pass a file, a list of files, "
+                         "a folder or a dict {split: file or files}")
     problems, records = [], {}
     for name, paths in splits.items():
         entries: list[Entry] = []
@@ -264,20 +331,48 @@ def load_sft_dataset(path_or_paths: PathLike | list[PathLike] | Mapping[str, Any
         problems += _check_entries(entries, schema)
         records[name] = [v for *_, v in entries]
     _raise_problems(problems, errors, [p for paths in splits.values() for p in paths])
-    from datasets import Dataset, DatasetDict
-
-    def build(rows: list[dict]) -> Dataset:
-        columns = dict.fromkeys(k for row in rows for k in row)
-        return Dataset.from_dict({k: [row.get(k) for row in rows] for k in columns})
+    from datasets import DatasetDict
 
     if list(splits) == [""]:
-        return build(records[""])
-    return DatasetDict({name: build(rows) for name, rows in records.items()})
+        return _build(records[""], splits[""])
+    return DatasetDict({name: _build(rows, splits[name]) for name, rows in records.items()})
+
+
+def _build(rows: list[dict], paths: list[Path]) -> Dataset:
+    """One Dataset from checked records; a column Arrow cannot store in one type (nested values
+    of two types, an integer beyond 64 bits) raises DataFormatError naming the column."""
+    import pyarrow as pa
+    from datasets import Dataset
+
+    columns = {k: [row.get(k) for row in rows] for k in dict.fromkeys(k for row in rows for k in row)}
+    try:
+        return Dataset.from_dict(columns)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+        for name, values in columns.items():
+            try:
+                pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as column_err:
+                raise DataFormatError(f"its values do not fit one Arrow type ({column_err}); a column, "
+                                      "nested values included, holds one type",
+                                      ", ".join(map(str, paths)), field=name) from None
+        raise DataFormatError(f"the records do not fit an Arrow table: {err}",
+                              ", ".join(map(str, paths))) from err
 
 
 def _metadata(record: Mapping, schema: str) -> dict:
     """The record's keys that are not part of its shape."""
     return {k: v for k, v in record.items() if k not in SCHEMAS[schema]}
+
+
+def _with_metadata(shape: dict, record: Mapping, schema: str, target: str) -> dict:
+    """The converted ``shape`` followed by the record's metadata; raises if a metadata key would
+    overwrite a key of the new shape (e.g. an extra ``input`` beside a prompt/completion)."""
+    extra = _metadata(record, schema)
+    clash = sorted(shape.keys() & extra.keys())
+    if clash:
+        raise ValueError(f"to_{target}: the record's extra key {clash[0]!r} is also a key of the "
+                         f"{target} shape and would overwrite it; rename it before converting")
+    return {**shape, **extra}
 
 
 def _user_text(record: Mapping) -> str:
@@ -324,7 +419,7 @@ def to_messages(record: Mapping, schema: str | None = None, system: str | None =
             raise ValueError("to_messages: the record already has a system message; pass system=None "
                              "to keep it, or remove it from the record first")
         msgs.insert(0, {"role": "system", "content": system})
-    return {"messages": msgs, **_metadata(record, schema)}
+    return _with_metadata({"messages": msgs}, record, schema, "messages")
 
 
 def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
@@ -334,7 +429,9 @@ def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
     A messages record gives TRL's *conversational* prompt-completion shape, not a rendered string:
     ``{"prompt": [every message before the last assistant turn], "completion": [that turn]}``. The
     chat template renders it at training time; only the completion is trained on, so earlier
-    assistant turns become context.
+    assistant turns become context. Raises ValueError when the message weights say otherwise (the
+    last assistant turn has weight 0, or an earlier one weight 1): converting would change what
+    is trained.
 
     Example:
         >>> to_prompt_completion({"messages": [{"role": "user", "content": "Hi"},
@@ -348,8 +445,15 @@ def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
         shape = {"prompt": record["prompt"], "completion": record["completion"]}
     else:
         msgs = _conversation(record, schema)
+        earlier = [i for i, m in enumerate(msgs[:-1]) if m["role"] == "assistant" and m.get("weight") == 1]
+        if msgs[-1].get("weight") == 0 or earlier:
+            what = (f"messages[{len(msgs) - 1}], the last assistant turn, has weight 0"
+                    if msgs[-1].get("weight") == 0 else f"messages[{earlier[0]}] has weight 1")
+            raise ValueError(f"to_prompt_completion: {what}, but a completion trains exactly the last "
+                             "assistant turn; converting would change what is trained (cut the "
+                             "conversation after its last trained turn first)")
         shape = {"prompt": msgs[:-1], "completion": msgs[-1:]}
-    return {**shape, **_metadata(record, schema)}
+    return _with_metadata(shape, record, schema, "prompt_completion")
 
 
 def to_alpaca(record: Mapping, schema: str | None = None) -> dict:
@@ -376,7 +480,7 @@ def to_alpaca(record: Mapping, schema: str | None = None) -> dict:
                              f"conversation has roles {roles}; keep it as messages or use "
                              "to_prompt_completion")
         shape = {"instruction": msgs[0]["content"], "input": "", "output": msgs[1]["content"]}
-    return {**shape, **_metadata(record, schema)}
+    return _with_metadata(shape, record, schema, "alpaca")
 
 
 class QATask(NamedTuple):
@@ -400,7 +504,7 @@ def qa_task() -> QATask:
     from datasets import Dataset
 
     def split(name: str, step: int = 1) -> list[dict]:
-        return read_jsonl(DATA_DIR / "qa" / f"{name}.jsonl")[::step]
+        return read_jsonl(DATA_DIR / "qa" / f"{name}.jsonl", validate=True)[::step]
 
     def chats(records: list[dict]) -> Dataset:
         return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])

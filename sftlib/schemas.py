@@ -9,8 +9,11 @@ An SFT record is a JSON object in one of three shapes::
 
 A ``messages`` list has an optional leading system message, then user and assistant turns strictly
 alternating, starting with user and ending with assistant. This is also OpenAI's chat fine-tuning
-shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: not trained on). Any other
-top-level key ("id", "label", "entity", ...) is metadata: allowed, kept, never read.
+shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: not to be trained on). TRL's
+``SFTTrainer`` does not read weights, so ``sftlib.train.train`` refuses chat data with a weight-0
+answer rather than train on it; ``sftlib.data.to_prompt_completion`` turns a conversation whose
+only trained answer is the last into prompt and completion. Any other top-level key ("id",
+"label", "entity", ...) is metadata: allowed, kept, never read.
 
 Each check reports every problem with the field at fault (e.g. ``messages[2].role``);
 :mod:`sftlib.data` adds the file and line when it loads records from disk.
@@ -143,6 +146,9 @@ def _completion_problems(record: Mapping) -> list[Problem]:
     if not isinstance(prompt, list) and not isinstance(completion, list):
         return (_text_problems(record, "prompt", "prompt")
                 + _text_problems(record, "completion", "completion"))
+    missing = [key for key in ("prompt", "completion") if key not in record]
+    if missing:
+        return [(missing[0], "missing required field")]
     if not (isinstance(prompt, list) and isinstance(completion, list)):
         return [("prompt", f"prompt is {json_type(prompt)} but completion is {json_type(completion)}; "
                  "use two strings or two message arrays")]
@@ -150,6 +156,9 @@ def _completion_problems(record: Mapping) -> list[Problem]:
     problems += _message_problems(completion, "completion", last=None)
     if not problems and [m["role"] for m in completion] != ["assistant"]:
         problems.append(("completion", "a conversational completion is exactly one assistant message"))
+    elif not problems and completion[0].get("weight") == 0:
+        problems.append(("completion[0].weight", "the completion has weight 0: there is nothing to "
+                         "train on"))
     return problems
 
 

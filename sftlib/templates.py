@@ -208,6 +208,10 @@ def render_chat(template: str, messages: list[dict], add_generation_prompt: bool
         >>> r.text[slice(*r.trained_spans[0])]
         ' Hello.</s>'
     """
+    for i, message in enumerate(messages):
+        if _START in str(message.get("content", "")) or _END in str(message.get("content", "")):
+            raise ValueError(f"render_chat: messages[{i}].content holds U+E000 or U+E001, the "
+                             "private-use characters that mark trained text here; remove them")
     raw = compile_template(template).render(messages=messages, bos_token=bos_token,
                                             eos_token=eos_token,
                                             add_generation_prompt=add_generation_prompt, **variables)
@@ -243,15 +247,15 @@ def tokenize_chat(messages: list[dict], tokenizer, max_length: int | None = None
     Returns:
         ``{"input_ids", "attention_mask", "labels"}``, lists of equal length (tokens).
     """
+    if train_on not in ("assistant", "last", "all"):
+        raise ValueError(f"tokenize_chat: train_on={train_on!r}; use 'assistant', 'last' or 'all'")
     out = tokenizer.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
     if train_on == "all":
         mask = [1] * len(ids)
-    elif train_on == "last":
+    elif train_on == "last" and any(mask):
         last_start = max(i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1]))
         mask = [m if i >= last_start else 0 for i, m in enumerate(mask)]
-    elif train_on != "assistant":
-        raise ValueError(f"tokenize_chat: train_on={train_on!r}; use 'assistant', 'last' or 'all'")
     if not any(mask):
         raise ValueError("tokenize_chat: no trained token; does the chat template mark assistant "
                          "turns with {% generation %}, and is there an assistant turn?")

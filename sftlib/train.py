@@ -275,6 +275,8 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
     from transformers import set_seed
 
     device = model.device
+    for dataset in (train_dataset, eval_dataset):
+        _refuse_unread_weights(dataset)
     if "messages" not in train_dataset.column_names:  # the option exists for chat data only
         config = dataclasses.replace(config, assistant_only_loss=False)
     folder = checkpoints.cache_dir()  # None unless $SFT_RUN_CACHE is set
@@ -292,6 +294,27 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
     if key:
         checkpoints.save_run(folder, key, result)
     return result
+
+
+def _refuse_unread_weights(dataset) -> None:
+    """Raise if a chat dataset marks an answer ``"weight": 0``: TRL trains every assistant turn.
+
+    The weight (OpenAI's fine-tuning format, accepted by ``sftlib.schemas``) would otherwise be
+    ignored without a word and the answer trained on.
+    """
+    if dataset is None or "messages" not in dataset.column_names:
+        return
+    feature = dataset.features["messages"]
+    inner = getattr(feature, "feature", feature[0] if isinstance(feature, list) else None)
+    if not isinstance(inner, dict) or "weight" not in inner:
+        return  # no message of this dataset has a weight
+    for row, messages in enumerate(dataset["messages"]):
+        for i, message in enumerate(messages):
+            if message.get("weight") == 0:
+                raise ValueError(f"train: row {row}, messages[{i}] has weight 0, but TRL's SFTTrainer "
+                                 "does not read weights and would train on it; remove that answer "
+                                 "from the data, or use sftlib.data.to_prompt_completion when only "
+                                 "the last answer is to be trained")
 
 
 def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_dataset,

@@ -116,6 +116,43 @@ def test_duplicate_key(tmp_path):
     raises_at(path, 1, "output", "duplicate key 'output'")
 
 
+def test_duplicate_key_deep_in_a_record_is_named_by_its_path(tmp_path):
+    chat = {"messages": [{"role": "user", "content": "a"},
+                         {"role": "assistant", "content": "b"}]}
+    text = json.dumps(chat).replace('"role": "assistant"', '"role": "assistant", "role": "user"')
+    raises_at(put(tmp_path, text + "\n"), 1, "messages[1].role", "duplicate key 'role'")
+    array = f'[\n{json.dumps(ALPACA)},\n{{"instruction": "a", "output": "b", "output": "c"}}\n]'
+    with pytest.raises(DataFormatError) as info:
+        load_sft_dataset(put(tmp_path, array, "train.json"))
+    assert (info.value.line, info.value.index, info.value.field) == (None, 1, "output")
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(tmp_path, constant):
+    path = put(tmp_path, lines(ALPACA, f'{{"instruction": "a", "output": "b", "score": {constant}}}'))
+    raises_at(path, 2, None, f"invalid JSON: {constant} is not a JSON value")
+
+
+def test_unpaired_surrogate_escape_is_not_text(tmp_path):
+    path = put(tmp_path, lines(ALPACA, '{"instruction": "a\\ud800", "output": "b"}'))
+    raises_at(path, 2, "instruction", "unpaired surrogate")
+    paired = put(tmp_path, '{"instruction": "smile \\ud83d\\ude00", "output": "b"}\n', "ok.jsonl")
+    assert read_jsonl(paired)[0]["instruction"] == "smile \U0001F600"
+
+
+def test_nested_values_of_two_types_or_an_oversized_integer_name_the_column(tmp_path):
+    mixed = put(tmp_path, lines({**ALPACA, "meta": {"a": 1}}, {**ALPACA, "meta": {"a": "x"}}))
+    raises_at(mixed, None, "meta", "do not fit one Arrow type")
+    huge = put(tmp_path, lines({**ALPACA, "id": 2**70}), "huge.jsonl")
+    raises_at(huge, None, "id", "do not fit one Arrow type")
+
+
+def test_no_files_at_all_is_an_error():
+    for nothing in ([], {}, {"train": []}):
+        with pytest.raises(ValueError, match="no files given"):
+            load_sft_dataset(nothing)
+
+
 def test_column_with_two_types(tmp_path):
     path = put(tmp_path, lines({**ALPACA, "label": "urgent"}, {**ALPACA, "label": 1}))
     raises_at(path, 2, "label", "is number here but string at line 1")
@@ -191,6 +228,14 @@ def test_write_jsonl_refuses_nothing_and_non_dicts(tmp_path):
         write_jsonl([ALPACA], tmp_path / "a.json")
 
 
+def test_write_jsonl_names_the_record_it_cannot_write(tmp_path):
+    with pytest.raises(ValueError, match="record 1: Out of range float"):
+        write_jsonl([ALPACA, {**ALPACA, "score": float("nan")}], tmp_path / "out.jsonl")
+    with pytest.raises(TypeError, match="record 0: Object of type set"):
+        write_jsonl([{**ALPACA, "tags": {"a"}}], tmp_path / "out.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_read_jsonl_validates_only_when_asked(tmp_path):
     path = put(tmp_path, lines({"text": "not SFT"}))
     assert read_jsonl(path) == [{"text": "not SFT"}]
@@ -198,6 +243,8 @@ def test_read_jsonl_validates_only_when_asked(tmp_path):
         read_jsonl(path, validate=True)
     with pytest.raises(DataFormatError, match="line 2: blank line"):
         read_jsonl(put(tmp_path, lines(ALPACA, "", ALPACA), "b.jsonl"))
+    with pytest.raises(ValueError, match="schema is checked only with validate=True"):
+        read_jsonl(path, schema="messages")  # a shape that would not be checked is refused
 
 
 def test_list_dict_and_folder(tmp_path):
@@ -269,6 +316,19 @@ def test_to_prompt_completion():
     assert to_prompt_completion(ALPACA) == {"prompt": "Reverse the words.\n\nZürich grüßt",
                                             "completion": "grüßt Zürich", "id": "a1"}
     assert to_prompt_completion(PC) == PC
+
+
+def test_converters_refuse_to_overwrite_or_to_change_what_is_trained():
+    with pytest.raises(ValueError, match="extra key 'input' is also a key of the alpaca shape"):
+        to_alpaca({"prompt": "Translate:", "completion": "Hallo", "input": "Hello"})
+    user, answer = {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}
+    both_trained = {"messages": [user, {**answer, "weight": 1}, user, answer]}
+    with pytest.raises(ValueError, match="messages\\[1\\] has weight 1"):
+        to_prompt_completion(both_trained)
+    with pytest.raises(ValueError, match="messages\\[3\\], the last assistant turn, has weight 0"):
+        to_prompt_completion({"messages": [user, answer, user, {**answer, "weight": 0}]})
+    only_last = to_prompt_completion({"messages": [user, {**answer, "weight": 0}, user, answer]})
+    assert only_last["completion"] == [answer]  # the one trained answer is the completion
 
 
 def test_to_alpaca():

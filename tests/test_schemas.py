@@ -63,6 +63,11 @@ def test_validate_record_accepts_the_three_shapes_and_extras():
     ({"prompt": "a", "completion": [{"role": "assistant", "content": "b"}]}, "prompt", "two strings"),
     ({"prompt": [{"role": "user", "content": "a"}], "completion": [{"role": "user", "content": "b"}]},
      "completion", "exactly one assistant message"),
+    ({"prompt": [{"role": "user", "content": "a"}]}, "completion", "missing required field"),
+    ({"completion": [{"role": "assistant", "content": "b"}]}, "prompt", "missing required field"),
+    ({"prompt": [{"role": "user", "content": "a"}],
+      "completion": [{"role": "assistant", "content": "b", "weight": 0}]},
+     "completion[0].weight", "nothing to train on"),
 ])
 def test_validate_record_names_the_field(record, field, fragment):
     with pytest.raises(DataFormatError) as info:

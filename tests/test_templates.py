@@ -81,6 +81,14 @@ def test_tokenize_chat_refuses_overlong_and_untrainable_examples(tiny):
         tokenize_chat(CHAT[:2], tokenizer)
     with pytest.raises(ValueError, match="train_on="):
         tokenize_chat(CHAT, tokenizer, train_on="prompt")
+    with pytest.raises(ValueError, match="no trained token"):
+        tokenize_chat(CHAT[:2], tokenizer, train_on="last")
+
+
+def test_render_chat_refuses_text_holding_its_span_markers():
+    with pytest.raises(ValueError, match=r"messages\[1\]\.content holds U\+E000 or U\+E001"):
+        render_chat(INST_TEMPLATE, [{"role": "user", "content": "a"},
+                                    {"role": "assistant", "content": "b\ue001c"}])
 
 
 def test_mask_html_colours_trained_tokens(tiny):

@@ -177,3 +177,12 @@ def test_drop_scratch_removes_only_the_folders_scratch_dir_made(tmp_path):
     chosen.mkdir()
     drop_scratch(chosen)  # a folder the caller chose is kept
     assert chosen.exists()
+
+
+def test_train_refuses_chat_data_whose_weight_0_answers_it_would_train_on():
+    model, tokenizer = load_model("tiny", device="cpu")
+    user, answer = {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}
+    weighted = Dataset.from_list([{"messages": [user, answer]},
+                                  {"messages": [user, {**answer, "weight": 0}, user, answer]}])
+    with pytest.raises(ValueError, match=r"row 1, messages\[1\] has weight 0"):
+        train(TrainConfig(max_steps=1), model, tokenizer, weighted)
