@@ -28,6 +28,8 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
         >>> perplexity(model, tokenizer, ["The capital of France is Paris."])  # doctest: +SKIP
         3.2
     """
+    if not texts:
+        raise ValueError("perplexity: no texts given")
     model.eval()
     device = next(model.parameters()).device
     total_nll, total_tokens = 0.0, 0
@@ -174,14 +176,14 @@ def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
 
     Returns:
         ``accuracy`` (share of answers that start with the expected one), ``exact`` (share equal
-        to it, surrounding spaces aside), ``stopped`` (share that generated EOS), ``mean_tokens``
+        to it), both with surrounding spaces aside, ``stopped`` (share that generated EOS), ``mean_tokens``
         (generated tokens per answer) and ``example`` (the first answer).
     """
     if not records:
         raise ValueError("score_answers: no records given")
     outs = ask(model, tokenizer, [r["prompt"] for r in records], render, max_new_tokens,
                add_special_tokens, sampling, stop_at_eos)
-    return {"accuracy": sum(o.text.strip().startswith(r["completion"])
+    return {"accuracy": sum(o.text.strip().startswith(r["completion"].strip())
                             for o, r in zip(outs, records)) / len(records),
             "exact": sum(o.text.strip() == r["completion"].strip()
                          for o, r in zip(outs, records)) / len(records),
@@ -210,6 +212,8 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
     if len(contexts) != len(continuations):
         raise ValueError(f"continuation_logprobs: {len(contexts)} contexts but {len(continuations)} "
                          "continuations")
+    if not contexts:
+        raise ValueError("continuation_logprobs: no contexts given")
     model.eval()
     device = next(model.parameters()).device
     pad = tokenizer.pad_token_id
@@ -220,6 +224,10 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
         cont = tokenizer(continuations[i : i + batch_size], add_special_tokens=False).input_ids
         if any(not c for c in cont):
             raise ValueError("continuation_logprobs: an empty continuation has no tokens to score")
+        if any(not a for a in ctx):  # its first token would have no position to be predicted from
+            k = i + next(n for n, a in enumerate(ctx) if not a)
+            raise ValueError(f"continuation_logprobs: context {k} has no tokens; give it text, or "
+                             "add_special_tokens=True for a BOS to start from")
         rows = [a + b for a, b in zip(ctx, cont)]
         width = max(map(len, rows))
         ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
@@ -264,12 +272,22 @@ def multiple_choice(model, tokenizer, items: list[dict], render=None, separator:
         ``accuracy``, ``accuracy_norm`` (shares in [0, 1]), ``picks`` and ``picks_norm`` (the
         chosen index per item, without and with length normalisation).
     """
+    if not items:
+        raise ValueError("multiple_choice: no items given")
     render = render or (lambda item: item["question"])
     contexts, options = [], []
     for n, item in enumerate(items):
         missing = {"question", "choices", "answer"} - item.keys()
         if missing:
             raise ValueError(f"multiple_choice: item {n} lacks {sorted(missing)}")
+        choices = item["choices"]
+        if not isinstance(choices, list) or not choices or \
+                not all(isinstance(c, str) and c.strip() for c in choices):
+            raise ValueError(f"multiple_choice: item {n} choices must be a non-empty list of "
+                             f"non-empty strings, got {choices!r}")
+        if type(item["answer"]) is not int:
+            raise ValueError(f"multiple_choice: item {n} answer must be an integer index, got "
+                             f"{item['answer']!r}")
         if not 0 <= item["answer"] < len(item["choices"]):
             raise ValueError(f"multiple_choice: item {n} answer {item['answer']} is not an index "
                              f"of its {len(item['choices'])} choices")

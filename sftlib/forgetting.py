@@ -30,13 +30,21 @@ class KnowledgeSet:
 
     @classmethod
     def load(cls, people: int = 120, countries: int = 67, texts: int = 32) -> KnowledgeSet:
-        """Evenly spaced subsets of ``data/probes`` and ``data/tiny/heldout.jsonl`` (sizes given)."""
-        def spaced(rows: list, n: int) -> list:
-            return rows[:: max(1, len(rows) // n)][:n]
+        """Evenly spaced subsets of ``data/probes`` and ``data/tiny/heldout.jsonl`` (sizes given).
 
-        return cls(spaced(read_jsonl(DATA_DIR / "probes" / "people.jsonl"), people),
-                   spaced(read_jsonl(DATA_DIR / "probes" / "countries.jsonl"), countries),
-                   [r["text"] for r in spaced(read_jsonl(DATA_DIR / "tiny" / "heldout.jsonl"), texts)])
+        Raises:
+            ValueError: a size beyond the file's number of records.
+        """
+        def spaced(path, n: int) -> list:
+            rows = read_jsonl(path)
+            if not 0 <= n <= len(rows):
+                raise ValueError(f"KnowledgeSet.load: {n} records asked of {path}, which holds "
+                                 f"{len(rows)}")
+            return rows[:: max(1, len(rows) // n)][:n] if n else []
+
+        return cls(spaced(DATA_DIR / "probes" / "people.jsonl", people),
+                   spaced(DATA_DIR / "probes" / "countries.jsonl", countries),
+                   [r["text"] for r in spaced(DATA_DIR / "tiny" / "heldout.jsonl", texts)])
 
     def known_by(self, model, tokenizer) -> KnowledgeSet:
         """Only the probes ``model`` answers right now (texts kept): what fine-tuning can take away.
@@ -68,6 +76,8 @@ def label_accuracy(model, tokenizer, records: list[dict], max_new_tokens: int = 
     Each record (Alpaca shape with ``label``) is asked as a chat; the label is the answer's text
     before the first ``:``.
     """
+    if not records:
+        raise ValueError("label_accuracy: no records given")
     prompts = [chat_prompt(tokenizer, f"{r['instruction']}\n\n{r['input']}") for r in records]
     outs = completions(model, tokenizer, prompts, max_new_tokens, add_special_tokens=False)
     return sum(o.text.split(":")[0].strip() == r["label"] for o, r in zip(outs, records)) / len(records)

@@ -48,19 +48,31 @@ def lm_judge(model, tokenizer, template: str = JUDGE_TEMPLATE, chat: bool = True
 def likelihood_judge(model, tokenizer, render: Callable[[str], str] | None = None) -> Judge:
     """A judge that prefers the answer ``model`` finds more likely after the question.
 
-    It scores each answer's mean log-probability per token as the continuation of
-    ``render(question)`` (default: the chat prompt), so it never sees the two answers side by
-    side and cannot prefer a position.
+    It scores each answer's mean log-probability per token as the continuation of the question,
+    so it never sees the two answers side by side and cannot prefer a position. By default the
+    question is the chat prompt and the answer is scored as the chat template writes an
+    assistant turn (`` Lima`` after ``<|assistant|>`` for ``tiny``, ``Lima`` after ChatML's
+    ``assistant\\n``), its end-of-turn left out; with ``render``, the answer is ``" " + answer``
+    after ``render(question)``.
     """
     from sftlib.evaluate import chat_prompt, continuation_logprobs
 
-    render = render or (lambda question: chat_prompt(tokenizer, question))
+    def scored(question: str, answer: str) -> tuple[str, str]:
+        if render is not None:
+            return render(question), " " + answer
+        context = chat_prompt(tokenizer, question)
+        whole = tokenizer.apply_chat_template([{"role": "user", "content": question},
+                                               {"role": "assistant", "content": answer}], tokenize=False)
+        rest = whole[len(context):] if whole.startswith(context) else ""
+        if answer not in rest:
+            raise ValueError("likelihood_judge: the chat template does not write the question alone "
+                             "as it does before an answer; pass render to score plain text")
+        return context, rest[: rest.index(answer) + len(answer)]
 
     def judge(question: str, answer_a: str, answer_b: str) -> str:
-        context = render(question)
-        (lp_a, n_a), (lp_b, n_b) = continuation_logprobs(
-            model, tokenizer, [context, context], [" " + answer_a, " " + answer_b],
-            add_special_tokens=False)
+        (context, a), (_, b) = scored(question, answer_a), scored(question, answer_b)
+        (lp_a, n_a), (lp_b, n_b) = continuation_logprobs(model, tokenizer, [context, context], [a, b],
+                                                         add_special_tokens=False)
         return "A" if lp_a / n_a >= lp_b / n_b else "B"
 
     return judge
@@ -92,6 +104,9 @@ def judge_pairs(judge: Judge, pairs: list[dict]) -> JudgeReport:
     flip = {"A": "B", "B": "A"}
     verdicts, agree, same, first = [], 0, 0, 0
     for n, pair in enumerate(pairs):
+        missing = [key for key in ("question", "a", "b") if not isinstance(pair.get(key), str)]
+        if missing:
+            raise ValueError(f"judge_pairs: pair {n} needs a string {missing[0]!r}")
         if pair.get("better") not in flip:
             raise ValueError(f"judge_pairs: pair {n} needs 'better' = 'A' or 'B', got {pair.get('better')!r}")
         original = judge(pair["question"], pair["a"], pair["b"])

@@ -69,7 +69,8 @@ def preference_pairs(records: Sequence[Mapping], seed: int = 0,
     rng = random.Random(seed)
     pairs = []
     for n, record in enumerate(records):
-        others = [v for v in values.get(record["attribute"], []) if v != record["completion"]]
+        others = [v for v in values.get(record["attribute"], [])
+                  if v.strip() != record["completion"].strip()]
         if not others:
             raise DataFormatError(f"no other value of {record['attribute']!r} in the pool to reject",
                                   field="attribute", index=n)
@@ -93,7 +94,7 @@ def mistake_pairs(model, tokenizer, records: Sequence[Mapping], max_new_tokens: 
 
     answers = ask(model, tokenizer, [r["prompt"] for r in records], max_new_tokens=max_new_tokens)
     return [pair(r["prompt"], r["completion"], a.text.strip()) for r, a in zip(records, answers)
-            if a.text.strip() and not a.text.strip().startswith(r["completion"])]
+            if a.text.strip() and not a.text.strip().startswith(r["completion"].strip())]
 
 
 def _text_of(value, field_name: str, role: str | None) -> str:
@@ -103,11 +104,12 @@ def _text_of(value, field_name: str, role: str | None) -> str:
     elif isinstance(value, list) and value and all(isinstance(m, Mapping) for m in value):
         if role and (len(value) != 1 or value[0].get("role") != role):
             raise DataFormatError(f"must hold exactly one {role!r} message", field=field_name)
-        if value[-1].get("role") not in ("user", "assistant", "system"):
-            raise DataFormatError(f"unknown role {value[-1].get('role')!r}", field=f"{field_name}[-1].role")
-        text = value[-1].get("content")
-        if not isinstance(text, str):
-            raise DataFormatError("content must be a string", field=f"{field_name}[-1].content")
+        for i, message in enumerate(value):
+            if message.get("role") not in ("user", "assistant", "system"):
+                raise DataFormatError(f"unknown role {message.get('role')!r}", field=f"{field_name}[{i}].role")
+            if not isinstance(message.get("content"), str):
+                raise DataFormatError("content must be a string", field=f"{field_name}[{i}].content")
+        text = value[-1]["content"]
     else:
         raise DataFormatError("must be a string or a non-empty list of messages", field=field_name)
     if not text.strip():
@@ -120,7 +122,8 @@ def validate_pairs(pairs: Sequence[Mapping]) -> list[Mapping]:
 
     Each pair needs ``prompt``, ``chosen`` and ``rejected``, all strings (standard form) or all
     message lists (conversational form: the prompt ends with a user turn, chosen and rejected are
-    one assistant message each), with non-empty text, and chosen different from rejected.
+    one assistant message each), with non-empty text, and chosen different from rejected. All
+    pairs take the same form.
 
     Raises:
         DataFormatError: the first problem, with the pair's ``index`` and the ``field``
@@ -128,6 +131,7 @@ def validate_pairs(pairs: Sequence[Mapping]) -> list[Mapping]:
     """
     if not pairs:
         raise DataFormatError("no preference pairs given")
+    first_form = None  # strings or messages: one form for every pair (BOS is added by form)
     for n, example in enumerate(pairs):
         if not isinstance(example, Mapping):
             raise DataFormatError(f"a pair must be an object, got {type(example).__name__}", index=n)
@@ -145,6 +149,12 @@ def validate_pairs(pairs: Sequence[Mapping]) -> list[Mapping]:
                 raise DataFormatError("the conversation must end with a user turn", field="prompt")
         except DataFormatError as err:
             raise DataFormatError(err.problem, field=err.field, index=n) from None
+        form = "strings" if forms["prompt"] else "message lists"
+        if first_form is None:
+            first_form = form
+        elif form != first_form:
+            raise DataFormatError(f"this pair is in {form} but pair 0 in {first_form}; use one form "
+                                  "for all pairs", field="prompt", index=n)
         if texts["chosen"].strip() == texts["rejected"].strip():
             raise DataFormatError("chosen and rejected are the same answer", field="rejected", index=n)
     return list(pairs)

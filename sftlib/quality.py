@@ -168,16 +168,21 @@ def check_leaks(splits: Mapping[str, Sequence[Mapping]], key: KeyLike | None = N
         values = [record_text(r) for r in records] if key is None else _key_of(records, key, "check_leaks")
         seen[name] = {}
         for v in values:
-            seen[name].setdefault(normalize_text(v) if normalize and isinstance(v, str) else v, v)
+            k = normalize_text(v) if normalize and isinstance(v, str) else v
+            if k != "":  # text that normalises to nothing ("?!") is no evidence of a leak
+                seen[name].setdefault(k, v)
     names = list(splits)
     return {(a, b): sorted((seen[a][k] for k in seen[a].keys() & seen[b].keys()), key=str)
             for i, a in enumerate(names) for b in names[i + 1:]}
 
 
 def _shingles(text: str, n: int) -> frozenset[tuple[str, ...]]:
-    """The set of word n-grams of normalised text (the whole text if it has fewer than n words)."""
+    """The set of word n-grams of normalised text (the whole text if it has fewer than n words;
+    none if normalising leaves no word, so such texts match nothing)."""
+    if type(n) is not int or n < 1:
+        raise ValueError(f"ngram must be a whole number of words >= 1, got {n!r}")
     words = normalize_text(text).split()
-    return frozenset(tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1)))
+    return frozenset(tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1)) if words)
 
 
 def find_duplicates(records: Sequence[Mapping], field_or_fn: KeyLike | None = None, near: bool = False,

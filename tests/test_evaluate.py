@@ -145,3 +145,34 @@ def test_ask_renders_questions_with_the_chat_template_and_score_answers_uses_it(
     records = [{"prompt": q, "completion": a.text.strip()} for q, a in zip(questions, asked)]
     scored = score_answers(model, tokenizer, records, max_new_tokens=5)
     assert scored["accuracy"] == 1.0 and scored["exact"] == 1.0 and scored["example"] == asked[0].text
+
+
+def test_scoring_functions_refuse_empty_or_malformed_input_with_a_clear_error(tiny):
+    from sftlib.evaluate import answer_perplexity, continuation_logprobs, multiple_choice
+
+    model, tokenizer = tiny
+    with pytest.raises(ValueError, match="perplexity: no texts"):
+        perplexity(model, tokenizer, [])
+    with pytest.raises(ValueError, match="no contexts given"):
+        answer_perplexity(model, tokenizer, [], [])
+    # without BOS an empty context leaves the continuation's first token nothing to follow
+    with pytest.raises(ValueError, match="context 1 has no tokens"):
+        continuation_logprobs(model, tokenizer, ["Lima is", ""], [" a city", " x"], add_special_tokens=False)
+    item = {"question": "The capital of Peru is", "choices": ["Lima", "Oslo"], "answer": 0}
+    with pytest.raises(ValueError, match="no items"):
+        multiple_choice(model, tokenizer, [])
+    for bad in ({"choices": "Lima"}, {"choices": ["Lima", ""]}, {"answer": True}, {"answer": 0.0}):
+        with pytest.raises(ValueError, match="item 1"):
+            multiple_choice(model, tokenizer, [item, {**item, **bad}])
+
+
+def test_score_answers_accuracy_ignores_spaces_around_the_expected_answer(tiny):
+    from sftlib.evaluate import score_answers
+
+    model, tokenizer = tiny
+    plain = [{"prompt": "The capital of Peru is", "completion": "Lima"}]
+    spaced = [{"prompt": "The capital of Peru is", "completion": " Lima "}]
+    score = lambda records: score_answers(model, tokenizer, records, render=lambda q: q,
+                                          add_special_tokens=True, max_new_tokens=4)
+    assert score(plain)["accuracy"] == 1.0  # the tiny model knows it
+    assert score(spaced)["accuracy"] == score(plain)["accuracy"]

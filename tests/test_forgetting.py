@@ -124,3 +124,9 @@ def test_experiment_trains_each_config_once_and_tracker_scores_during_training()
     model, _ = load_model("tiny", device="cpu")
     train(config, model, tokenizer, Dataset.from_list(_pairs(tokenizer)), extra_callbacks=[tracker])
     assert [h["step"] for h in tracker.history] == [0, 2, 4]
+
+
+def test_knowledge_set_refuses_more_probes_than_the_files_hold():
+    with pytest.raises(ValueError, match=r"500 records asked of .*countries.jsonl, which holds"):
+        KnowledgeSet.load(people=1, countries=500, texts=1)
+    assert len(KnowledgeSet.load(people=3, countries=2, texts=1).countries) == 2

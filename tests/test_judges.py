@@ -57,3 +57,32 @@ def test_likelihood_judge_prefers_the_answer_the_model_knows_and_ignores_positio
              {"question": "The capital of Norway is", "a": "Lima.", "b": "Oslo.", "better": "B"}]
     report = judge_pairs(judge, pairs)
     assert report.agreement == 1.0 and report.consistent == 1.0
+
+
+def test_likelihood_judge_scores_the_answer_as_the_chat_template_writes_it(tiny, monkeypatch):
+    import copy
+
+    import sftlib.evaluate
+    from sftlib.evaluate import chat_prompt
+    from sftlib.judges import likelihood_judge
+    from sftlib.templates import CHATML_TEMPLATE
+
+    model, tokenizer = tiny
+    scored = []
+
+    def record(model, tokenizer, contexts, continuations, **kwargs):
+        scored.append((contexts[0], continuations))
+        return [(-1.0, 1), (-2.0, 1)]
+
+    monkeypatch.setattr(sftlib.evaluate, "continuation_logprobs", record)
+    chatml = copy.deepcopy(tokenizer)
+    chatml.chat_template = CHATML_TEMPLATE  # the answer follows "assistant\n", with no space
+    for tok, expected in ((tokenizer, [" Lima", " Oslo"]), (chatml, ["Lima", "Oslo"])):
+        assert likelihood_judge(model, tok)("Capital of Peru?", "Lima", "Oslo") == "A"
+        assert scored[-1] == (chat_prompt(tok, "Capital of Peru?"), expected)
+
+
+def test_judge_pairs_names_a_pair_without_its_answers():
+    with pytest.raises(ValueError, match="pair 1 needs a string 'b'"):
+        judge_pairs(lambda q, a, b: "A", [{"question": "q", "a": "x", "b": "y", "better": "A"},
+                                          {"question": "q", "a": "x", "better": "A"}])

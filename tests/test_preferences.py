@@ -42,6 +42,9 @@ def test_preference_pairs_errors_name_the_record_and_the_field():
     with pytest.raises(DataFormatError, match="no other value of 'city'") as err:
         preference_pairs(lonely)
     assert err.value.index == 0
+    spaced = lonely[:1] + [{"prompt": "Where else?", "completion": "Lima ", "attribute": "city"}]
+    with pytest.raises(DataFormatError, match="no other value of 'city'"):  # "Lima " is Lima
+        preference_pairs(spaced[:1], pool=spaced)
 
 
 @pytest.mark.parametrize("change, index, field, message", [
@@ -52,6 +55,10 @@ def test_preference_pairs_errors_name_the_record_and_the_field():
     (lambda p: p[2].update(prompt="Where?"), 2, "prompt", "mixes strings and message lists"),
     (lambda p: p[0]["prompt"][0].update(role="assistant"), 0, "prompt", "end with a user turn"),
     (lambda p: p[1].update(prompt=[]), 1, "prompt", "non-empty list of messages"),
+    (lambda p: p[2].update(prompt=[{"role": "wizard", "content": "Hi"}, *p[2]["prompt"]]), 2,
+     "prompt[0].role", "unknown role 'wizard'"),
+    (lambda p: p[1].update(prompt="Where?", chosen="Lima", rejected="Oslo"), 1, "prompt",
+     "this pair is in strings but pair 0 in message lists"),
 ])
 def test_validate_pairs_reports_the_pair_and_field(change, index, field, message):
     pairs = preference_pairs(RECORDS[:3] + RECORDS[6:9])[:3]

@@ -160,3 +160,13 @@ def test_contamination_flags_eval_items_sharing_an_ngram_with_training():
     assert contamination(train, evals, ngram=2) == [0, 1, 2]
     assert contamination([], evals) == []
     assert contamination(["short"], evals, ngram=8) == [3]  # texts shorter than n compare whole
+
+
+def test_ngram_must_be_a_positive_word_count_and_wordless_texts_match_nothing():
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="ngram must be a whole number of words >= 1"):
+            contamination(["alpha bravo charlie"], ["xray yankee zulu"], ngram=bad)
+        with pytest.raises(ValueError, match="ngram"):
+            find_duplicates([{"q": "alpha bravo"}, {"q": "xray yankee"}], "q", near=True, ngram=bad)
+    assert contamination(["?", "alpha bravo"], ["!!", "alpha bravo"], ngram=2) == [1]
+    assert check_leaks({"train": [{"q": "?"}], "test": [{"q": "!!!"}]}, key="q") == {("train", "test"): []}
