@@ -302,7 +302,10 @@ def load_sft_dataset(path_or_paths: PathLike | list[PathLike] | Mapping[str, Any
 
     Returns:
         The Dataset(s). Columns are the union of the records' keys, in first-seen order; a key a
-        record lacks is None in its row (e.g. an absent alpaca ``input`` or message ``weight``).
+        record lacks is None in its row (e.g. an absent alpaca ``input`` or message ``weight``),
+        inside nested objects too. Arrow keeps one type per column, so a number column with any
+        float holds floats (``1`` reads back as ``1.0``); values no one type can hold raise
+        DataFormatError naming the column.
 
     Example:
         >>> load_sft_dataset("data/chat")["train"].column_names  # doctest: +SKIP
