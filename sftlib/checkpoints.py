@@ -8,7 +8,8 @@ With the environment variable ``SFT_RUN_CACHE`` set (``1`` for ``.cache/runs``, 
 * the training and validation data, row by row;
 * the ``TrainConfig`` (all fields but the display ones);
 * the versions of torch, transformers, TRL and peft, the source of ``sftlib.train`` and
-  ``sftlib.methods``, and the device type with its bf16 support.
+  ``sftlib.methods``, the device type with its bf16 support, and the number of processes
+  (``torchrun``: the global batch is the per-device batch times it).
 
 If it finds such a run, it loads the trained weights into the model and rebuilds the trainer
 around the saved log instead of training. For the tiny model this takes about a second. If it
@@ -50,16 +51,21 @@ class CacheError(RuntimeError):
 
 
 def cache_dir() -> Path | None:
-    """The folder of saved runs from ``$SFT_RUN_CACHE``, or ``None`` when caching is off."""
+    """The folder of saved runs from ``$SFT_RUN_CACHE``, or ``None`` when caching is off.
+
+    ``0``, ``off``, ``false``, ``no`` or empty turn it off and ``1``, ``on``, ``true``, ``yes``
+    mean ``.cache/runs`` (in any case); any other value is a folder.
+    """
     value = os.environ.get(CACHE_ENV, "").strip()
-    if value in ("", "0", "off", "false"):
+    if value.lower() in ("", "0", "off", "false", "no"):
         return None
-    return CACHE_DIR / "runs" if value in ("1", "on", "true") else Path(value)
+    return CACHE_DIR / "runs" if value.lower() in ("1", "on", "true", "yes") else Path(value)
 
 
 def cacheable(config) -> bool:
-    """Whether a run with ``config`` may be cached (it must not write checkpoints of its own)."""
-    return not config.save_steps
+    """Whether a run with ``config`` may be cached: not one that writes checkpoints of its own
+    (``save_steps``, or early stopping into a chosen ``output_dir``), which a loaded run lacks."""
+    return not config.save_steps and not (config.early_stopping_patience and config.output_dir)
 
 
 def _update_tensor(digest, name: str, tensor: torch.Tensor) -> None:
@@ -93,7 +99,8 @@ def run_key(config, model, tokenizer, train_dataset, eval_dataset=None) -> str:
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in DISPLAY_FIELDS}
     environment = {name: version(name) for name in ("torch", "transformers", "trl", "peft")}
     environment |= {"device": model.device.type, "bf16": supports_bf16(model.device),
-                    "attention": model.config._attn_implementation}  # not in the config's JSON
+                    "attention": model.config._attn_implementation,  # not in the config's JSON
+                    "processes": int(os.environ.get("WORLD_SIZE", "1"))}  # torchrun: the global batch
     for source in ("train.py", "methods.py"):
         environment[source] = hashlib.sha256((ROOT / "sftlib" / source).read_bytes()).hexdigest()
     digest.update(json.dumps([settings, environment], sort_keys=True, default=str).encode())

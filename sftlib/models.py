@@ -126,6 +126,9 @@ def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> 
     CPU training keeps float32 weights (bf16 is used there only as autocast, by the trainer).
     """
     if isinstance(dtype, str):
+        if not isinstance(getattr(torch, dtype, None), torch.dtype):
+            raise ValueError(f"dtype={dtype!r} is not a torch dtype; use 'float32', 'bfloat16' "
+                             "or 'float16' (or torch.float32, ...)")
         dtype = getattr(torch, dtype)
     if dtype is not None:
         return dtype

@@ -83,7 +83,13 @@ def load_run_config(path: str | Path) -> RunConfig:
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a YAML mapping of settings (key: value lines), "
                          f"got {type(values).__name__}")
-    lines = {key.value: key.start_mark.line + 1 for key, _ in yaml.compose(text).value}
+    lines: dict = {}
+    for key, _ in yaml.compose(text).value:
+        line = key.start_mark.line + 1
+        if key.value in lines:  # YAML would keep the last value without a word
+            raise ValueError(f"{path}, line {line}: {key.value} is set twice (also on line "
+                             f"{lines[key.value]}); keep one")
+        lines[key.value] = line
     run_fields = {f.name: f for f in dataclasses.fields(RunConfig) if f.name != "train"}
     train_fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     known = {**run_fields, **train_fields}
@@ -99,7 +105,15 @@ def load_run_config(path: str | Path) -> RunConfig:
             raise ValueError(f"{where}: {key}: {problem}")
     if not values.get("output_dir"):
         raise ValueError(f"{path}: set output_dir (where the model and {RESULTS_FILE} go)")
-    train = TrainConfig(**{k: v for k, v in values.items() if k in train_fields})
+    if values.get("max_examples") is not None and values["max_examples"] < 1:
+        raise ValueError(f"{path}, line {lines['max_examples']}: max_examples: at least 1 "
+                         "(or leave it out for all)")
+    try:
+        train = TrainConfig(**{k: v for k, v in values.items() if k in train_fields})
+    except ValueError as err:  # a value TrainConfig refuses: name the key's line
+        key = next((k for k in train_fields if f"TrainConfig.{k}" in str(err) and k in lines), None)
+        where = f"{path}, line {lines[key]}" if key else str(path)
+        raise ValueError(f"{where}: {str(err).removeprefix('TrainConfig.')}") from None
     return RunConfig(**{k: v for k, v in values.items() if k in run_fields}, train=train)
 
 
@@ -130,7 +144,8 @@ def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
         path = Path(config.dataset)
         files = [path / "train.jsonl", path / "validation.jsonl"] if path.is_dir() else [path, None]
         train, validation = (None if f is None or not f.is_file() else Dataset.from_list(
-            [{"messages": to_messages(r)["messages"]} for r in read_jsonl(f)]) for f in files)
+            [{"messages": to_messages(r)["messages"]} for r in read_jsonl(f, validate=True)])
+            for f in files)
         if train is None:
             raise FileNotFoundError(f"dataset {config.dataset!r}: no {files[0]}; give 'qa', a "
                                     ".jsonl file or a folder with train.jsonl")

@@ -39,7 +39,8 @@ class TrainConfig:
                                           metadata={"help": "module names or 'all-linear'"})
     lr: float = field(default=1e-4, metadata={"help": "peak learning rate"})
     max_steps: int = field(default=100, metadata={"help": "optimizer steps"})
-    batch_size: int = field(default=8, metadata={"help": "examples per device per forward pass"})
+    batch_size: int = field(default=8, metadata={
+        "help": "rows per device per forward pass: examples, or packed rows with packing"})
     grad_accum_steps: int = field(default=1, metadata={"help": "forward passes per optimizer step"})
     max_length: int | None = field(default=256, metadata={"help": "longest sequence, tokens"})
     warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps with linear warmup"})
@@ -65,6 +66,21 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"TrainConfig.method={self.method!r}; choose one of {METHODS}")
+        if self.freeze_layers and self.method != "frozen":
+            raise ValueError(f"TrainConfig.freeze_layers={self.freeze_layers} does nothing with "
+                             f"method={self.method!r}; set method='frozen' or freeze_layers=0")
+        for name in ("max_steps", "batch_size", "grad_accum_steps", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)}; it must be at least 1")
+        for name in ("eval_steps", "save_steps", "early_stopping_patience"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"TrainConfig.{name}={getattr(self, name)}; use None to turn it "
+                                 "off, or a number >= 1")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr={self.lr}; a learning rate is > 0")
+        if not 0 <= self.warmup_ratio < 1:  # transformers reads a value >= 1 as a step count
+            raise ValueError(f"TrainConfig.warmup_ratio={self.warmup_ratio}; a share of the steps "
+                             "in [0, 1)")
         if self.early_stopping_patience and not self.eval_steps:
             raise ValueError("TrainConfig.early_stopping_patience needs eval_steps (and an "
                              "eval_dataset): it stops on the validation loss")
@@ -287,8 +303,10 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
     model = apply_method(model, config)
     args = sft_config(config, device)
     if key and (folder / key).exists():
-        return load_cached_run(folder / key, args, config, model, tokenizer, train_dataset,
-                               eval_dataset)
+        result = load_cached_run(folder / key, args, config, model, tokenizer, train_dataset,
+                                 eval_dataset)
+        drop_scratch(args.output_dir)  # the trainer made it; nothing was trained into it
+        return result
     result = train_with_args(args, model, tokenizer, train_dataset, eval_dataset,
                              callbacks(config) + list(extra_callbacks), resume_from_checkpoint)
     if key:
@@ -388,7 +406,11 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
     ``prepared_key``, and handed to the next trainer that would prepare the same ones. TRL takes
     a tokenised dataset as it is (it skips tokenising when ``input_ids`` are there), so both
     trainers train on the same rows. Packed data is prepared every time: TRL would pack the
-    packed rows again.
+    packed rows again, and so is shuffled data (TRL would shuffle it again).
+
+    Raises:
+        ValueError: TRL's preparation dropped examples (no trained token left) or cut one at
+            ``max_length``: nothing is dropped or shortened silently.
     """
     from datasets import Dataset
     from trl import SFTTrainer
@@ -396,19 +418,42 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
     data = {"train": train_dataset, "eval": eval_dataset}
     packed = {"train": args.packing,
               "eval": args.packing if args.eval_packing is None else args.eval_packing}
-    keys = {split: prepared_key(args, tokenizer, dataset, split) for split, dataset in data.items()
-            if isinstance(dataset, Dataset) and "input_ids" not in dataset.column_names
-            and not packed[split]}  # TRL would pack packed rows again
+    raw = {split: dataset for split, dataset in data.items() if isinstance(dataset, Dataset)
+           and "input_ids" not in dataset.column_names and not packed[split]}  # TRL packs again
+    keys = {split: prepared_key(args, tokenizer, dataset, split) for split, dataset in raw.items()
+            if not args.shuffle_dataset}  # TRL would shuffle shuffled rows again
     data |= {split: _prepared[key] for split, key in keys.items() if key in _prepared}
     with quiet_datasets():  # TRL's preparing passes; no bars for them
         trainer = SFTTrainer(model=model, args=args, train_dataset=data["train"],
                              eval_dataset=data["eval"], processing_class=tokenizer,
                              callbacks=callbacks)
+    for split, dataset in raw.items():
+        _check_prepared(dataset, trainer.train_dataset if split == "train" else trainer.eval_dataset,
+                        args.max_length, split)
     for split, key in keys.items():
         _prepared[key] = trainer.train_dataset if split == "train" else trainer.eval_dataset
     while len(_prepared) > PREPARED_KEPT:
         del _prepared[next(iter(_prepared))]  # the oldest first
     return trainer
+
+
+def _check_prepared(raw, prepared, max_length: int | None, split: str) -> None:
+    """Raise if TRL's preparation of ``raw`` dropped rows or cut one at ``max_length`` (tokens)."""
+    import pyarrow.compute as pc
+
+    if len(prepared) != len(raw):
+        raise ValueError(f"{split} data: TRL dropped {len(raw) - len(prepared)} of {len(raw)} examples "
+                         f"that had no trained token left after truncation to max_length="
+                         f"{max_length} (an answer cut off, or a chat template without "
+                         "{% generation %} marks); raise max_length or fix those examples")
+    if max_length is None:
+        return
+    lengths = pc.list_value_length(prepared.data.column("input_ids"))
+    if pc.max(lengths).as_py() >= max_length:
+        row = pc.index(pc.greater_equal(lengths, max_length), True).as_py()
+        raise ValueError(f"{split} data: example {row} fills max_length={max_length} tokens, so TRL "
+                         "cut it (or it is exactly that long); raise max_length or shorten it: "
+                         "nothing is cut silently")
 
 
 @contextlib.contextmanager
@@ -471,12 +516,14 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
 
     trainer.remove_callback(PrinterCallback)  # with the bar off, logs go to the live plot or nowhere
     model = trainer.model
-    with PeakMemory(model.device) as memory, quiet_weight_bars():  # checkpoints: no save bars
-        start = time.perf_counter()
-        trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-        seconds = time.perf_counter() - start
-    drop_scratch(trainer.args.output_dir)  # early stopping's best checkpoint is loaded by now
-    release_model(model, keep_trainer_forward)
+    try:
+        with PeakMemory(model.device) as memory, quiet_weight_bars():  # checkpoints: no save bars
+            start = time.perf_counter()
+            trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+            seconds = time.perf_counter() - start
+    finally:  # also after an error or an interrupted cell: the model is left plain, no files
+        drop_scratch(trainer.args.output_dir)  # early stopping's best checkpoint is loaded by now
+        release_model(model, keep_trainer_forward)
     state = training_state_mb(trainer)
     if trainer.optimizer is not None:
         trainer.optimizer.state.clear()  # AdamW's moments: twice the trained weights, not needed now

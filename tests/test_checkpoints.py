@@ -39,6 +39,27 @@ def test_off_unless_asked(monkeypatch, tmp_path, data):
     assert checkpoints.cache_dir() is None
     monkeypatch.setenv(checkpoints.CACHE_ENV, "1")
     assert checkpoints.cache_dir().name == "runs"
+    for off in ("False", "OFF", "no"):  # a word is not a folder name
+        monkeypatch.setenv(checkpoints.CACHE_ENV, off)
+        assert checkpoints.cache_dir() is None
+    monkeypatch.setenv(checkpoints.CACHE_ENV, "Yes")
+    assert checkpoints.cache_dir().name == "runs"
+
+
+def test_the_key_counts_the_processes_and_a_loaded_run_leaves_no_scratch_folder(
+        cache, data, monkeypatch, tmp_path):
+    import tempfile
+
+    model, tokenizer = load_model("tiny", device="cpu")
+    one = checkpoints.run_key(STEPS, model, tokenizer, data)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun: twice the global batch
+    assert checkpoints.run_key(STEPS, model, tokenizer, data) != one
+    monkeypatch.delenv("WORLD_SIZE")
+    train(STEPS, load_model("tiny", device="cpu")[0], tokenizer, data)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    assert train(STEPS, load_model("tiny", device="cpu")[0], tokenizer, data).from_cache
+    assert not list((tmp_path / "scratch").iterdir())
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
@@ -85,6 +106,9 @@ def test_runs_that_write_or_resume_checkpoints_are_not_cached(cache, data, tmp_p
     config = TrainConfig(**{**vars(STEPS), "save_steps": 3, "output_dir": str(tmp_path / "out")})
     train(config, load_model("tiny", device="cpu")[0], load_model("tiny")[1], data)
     assert not cache.exists()
+    stopping = TrainConfig(**{**vars(STEPS), "eval_steps": 1, "early_stopping_patience": 1})
+    assert checkpoints.cacheable(stopping)  # its checkpoints go to a scratch folder
+    assert not checkpoints.cacheable(TrainConfig(**{**vars(stopping), "output_dir": "mine"}))
 
 
 def test_a_saved_run_of_another_method_is_refused(cache, data):

@@ -98,6 +98,11 @@ def test_the_accelerate_configs_are_valid_for_accelerate(name):
     ("output_dir: out\nlr: 3e-4\n", r"bad.yaml, line 2: lr: expected float, got str '3e-4'"),
     ("output_dir: out\nmax_steps: true\n", r"line 2: max_steps: expected int, got bool"),
     ("lr: 3.0e-4\n", r"bad.yaml: set output_dir"),
+    ("output_dir: out\nlr: 1.0e-3\nmax_steps: 10\nlr: 3.0e-4\n",
+     r"bad.yaml, line 4: lr is set twice \(also on line 2\)"),
+    ("output_dir: out\nmethod: lroa\n", r"bad.yaml, line 2: method='lroa'; choose one of"),
+    ("output_dir: out\nmax_steps: 0\n", r"bad.yaml, line 2: max_steps=0; it must be at least 1"),
+    ("output_dir: out\nmax_examples: 0\n", r"bad.yaml, line 2: max_examples: at least 1"),
     ("- lr\n", r"bad.yaml: expected a YAML mapping"),
 ])
 def test_a_bad_run_config_names_the_file_line_and_key(tmp_path, text, message):

@@ -65,13 +65,13 @@ def test_a_run_on_data_prepared_before_trains_on_those_rows_and_gets_the_same_lo
     data, val = _qa(48), _qa(16, "validation")
     config = TrainConfig(lr=3e-4, max_steps=4, batch_size=8, logging_steps=1, eval_steps=2)
     runs = [train(c, load_model("tiny", device="cpu")[0], tokenizer, data, val)
-            for c in (config, config, dataclasses.replace(config, max_length=20))]
+            for c in (config, config, dataclasses.replace(config, assistant_only_loss=False))]
     assert ["messages"] == seen[0] and "input_ids" in seen[1] and ["messages"] == seen[2]
     packed = dataclasses.replace(config, packing=True, eval_steps=None)
     for _ in range(2):  # packed rows are not kept: TRL would pack them again
         train(packed, load_model("tiny", device="cpu")[0], tokenizer, data)
     assert seen[3:] == [["messages"], ["messages"]]
-    assert len(recipe._prepared) == 4  # train and validation, at two lengths
+    assert len(recipe._prepared) == 4  # train and validation, with two loss masks
     losses = [[(h.get("loss"), h.get("eval_loss"), h.get("grad_norm"), h.get("num_tokens"))
                for h in run.log_history] for run in runs]
     assert losses[1] == losses[0] != losses[2]
@@ -186,3 +186,55 @@ def test_train_refuses_chat_data_whose_weight_0_answers_it_would_train_on():
                                   {"messages": [user, {**answer, "weight": 0}, user, answer]}])
     with pytest.raises(ValueError, match=r"row 1, messages\[1\] has weight 0"):
         train(TrainConfig(max_steps=1), model, tokenizer, weighted)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"method": "lora", "freeze_layers": 2}, "does nothing with method='lora'"),
+    ({"max_steps": 0}, "max_steps=0; it must be at least 1"),
+    ({"lr": -1e-4}, "a learning rate is > 0"),
+    ({"warmup_ratio": 1.0}, r"share of the steps in \[0, 1\)"),
+    ({"eval_steps": 5, "early_stopping_patience": 0}, "use None to turn it off"),
+])
+def test_train_config_refuses_settings_that_would_be_ignored_or_misread(fields, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**fields)
+
+
+def test_examples_that_trl_would_cut_or_drop_are_refused():
+    from sftlib.train import sft_config, sft_trainer
+
+    model, tokenizer = load_model("tiny", device="cpu")
+    data = _qa(48)
+    whole = sft_trainer(sft_config(TrainConfig(max_length=None), "cpu"), model, tokenizer, data)
+    longest = max(map(len, whole.train_dataset["input_ids"]))
+    sft_trainer(sft_config(TrainConfig(max_length=longest + 1), "cpu"), model, tokenizer, data)
+    with pytest.raises(ValueError, match=f"fills max_length={longest - 1} tokens"):
+        sft_trainer(sft_config(TrainConfig(max_length=longest - 1), "cpu"), model, tokenizer, data)
+    with pytest.raises(ValueError, match=r"TRL dropped \d+ of 48 examples"):
+        sft_trainer(sft_config(TrainConfig(max_length=12), "cpu"), model, tokenizer, data)
+
+
+def test_a_failed_run_leaves_the_model_plain_and_no_scratch_folder(tmp_path, monkeypatch):
+    import tempfile
+
+    from transformers import TrainerCallback
+
+    class Crash(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            raise RuntimeError("the laptop lid closed")
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    model, tokenizer = load_model("tiny", device="cpu")
+    with pytest.raises(RuntimeError, match="lid closed"):
+        train(TrainConfig(max_steps=3, batch_size=4), model, tokenizer, _qa(12), extra_callbacks=[Crash()])
+    assert not list(tmp_path.glob("sft-*"))
+    assert "forward" not in vars(model) and not getattr(model, "_is_accelerate_prepared", False)
+
+
+def test_a_dtype_name_that_is_not_a_torch_dtype_is_refused():
+    from sftlib.models import pick_dtype
+
+    assert pick_dtype(torch.device("cpu"), "bfloat16") is torch.bfloat16
+    for bad in ("bf16", "nn"):
+        with pytest.raises(ValueError, match=f"dtype='{bad}' is not a torch dtype"):
+            pick_dtype(torch.device("cpu"), bad)
