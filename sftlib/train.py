@@ -448,7 +448,7 @@ def _check_prepared(raw, prepared, max_length: int | None, split: str) -> None:
                          "{% generation %} marks); raise max_length or fix those examples")
     if max_length is None:
         return
-    lengths = pc.list_value_length(prepared.data.column("input_ids"))
+    lengths = pc.list_value_length(prepared.with_format("arrow")[:]["input_ids"])  # rows as selected
     if pc.max(lengths).as_py() >= max_length:
         row = pc.index(pc.greater_equal(lengths, max_length), True).as_py()
         raise ValueError(f"{split} data: example {row} fills max_length={max_length} tokens, so TRL "
