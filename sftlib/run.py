@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +112,9 @@ def load_run_config(path: str | Path) -> RunConfig:
     try:
         train = TrainConfig(**{k: v for k, v in values.items() if k in train_fields})
     except ValueError as err:  # a value TrainConfig refuses: name the key's line
-        key = next((k for k in train_fields if f"TrainConfig.{k}" in str(err) and k in lines), None)
-        where = f"{path}, line {lines[key]}" if key else str(path)
+        named = re.match(r"TrainConfig\.(\w+)", str(err))
+        key = named.group(1) if named else None
+        where = f"{path}, line {lines[key]}" if key in lines else str(path)
         raise ValueError(f"{where}: {str(err).removeprefix('TrainConfig.')}") from None
     return RunConfig(**{k: v for k, v in values.items() if k in run_fields}, train=train)
 
