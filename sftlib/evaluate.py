@@ -151,6 +151,21 @@ def chat_prompt(tokenizer, question: str) -> str:
                                          add_generation_prompt=True)
 
 
+def chat_continuation(tokenizer, prompt: list[dict], answer: list[dict]) -> tuple[str, str]:
+    """``prompt`` rendered ready to answer, and the text the chat template writes after it for
+    ``answer`` (the answer's messages, end-of-turn included): what a model is scored on.
+
+    Raises:
+        ValueError: the template renders the prompt differently alone than before the answer.
+    """
+    context = tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+    whole = tokenizer.apply_chat_template([*prompt, *answer], tokenize=False)
+    if not whole.startswith(context):
+        raise ValueError("the chat template renders the prompt differently alone than before an "
+                         "answer, so the answer's text cannot be cut out; score plain text instead")
+    return context, whole[len(context):]
+
+
 def ask(model, tokenizer, questions: list[str], render=None, max_new_tokens: int = 16,
         add_special_tokens: bool = False, sampling: Sampling | None = None,
         stop_at_eos: bool = True) -> list[Completion]:

@@ -55,19 +55,14 @@ def likelihood_judge(model, tokenizer, render: Callable[[str], str] | None = Non
     ``assistant\\n``), its end-of-turn left out; with ``render``, the answer is ``" " + answer``
     after ``render(question)``.
     """
-    from sftlib.evaluate import chat_prompt, continuation_logprobs
+    from sftlib.evaluate import chat_continuation, continuation_logprobs
 
     def scored(question: str, answer: str) -> tuple[str, str]:
         if render is not None:
             return render(question), " " + answer
-        context = chat_prompt(tokenizer, question)
-        whole = tokenizer.apply_chat_template([{"role": "user", "content": question},
-                                               {"role": "assistant", "content": answer}], tokenize=False)
-        rest = whole[len(context):] if whole.startswith(context) else ""
-        if answer not in rest:
-            raise ValueError("likelihood_judge: the chat template does not write the question alone "
-                             "as it does before an answer; pass render to score plain text")
-        return context, rest[: rest.index(answer) + len(answer)]
+        context, rest = chat_continuation(tokenizer, [{"role": "user", "content": question}],
+                                          [{"role": "assistant", "content": answer}])
+        return context, rest[: rest.index(answer) + len(answer)]  # without the end-of-turn
 
     def judge(question: str, answer_a: str, answer_b: str) -> str:
         (context, a), (_, b) = scored(question, answer_a), scored(question, answer_b)

@@ -171,7 +171,7 @@ def preference_margins(model, tokenizer, pairs: Sequence[Mapping], batch_size: i
     Returns:
         One float per pair; > 0 when the chosen answer is the likelier one.
     """
-    from sftlib.evaluate import continuation_logprobs
+    from sftlib.evaluate import chat_continuation, continuation_logprobs
 
     pairs = validate_pairs(pairs)
     contexts, answers = [], []
@@ -180,13 +180,7 @@ def preference_margins(model, tokenizer, pairs: Sequence[Mapping], batch_size: i
             if isinstance(example["prompt"], str):
                 context, answer = example["prompt"], example[key]
             else:
-                context = tokenizer.apply_chat_template(list(example["prompt"]), tokenize=False,
-                                                        add_generation_prompt=True)
-                whole = tokenizer.apply_chat_template([*example["prompt"], *example[key]], tokenize=False)
-                if not whole.startswith(context):
-                    raise ValueError("preference_margins: the chat template renders the prompt "
-                                     "differently alone and with an answer; score string pairs instead")
-                answer = whole[len(context):]
+                context, answer = chat_continuation(tokenizer, example["prompt"], example[key])
             contexts.append(context)
             answers.append(answer)
     conversational = not isinstance(pairs[0]["prompt"], str)

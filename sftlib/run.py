@@ -50,6 +50,11 @@ class RunConfig:
         "help": "None: the best available (each process gets its own GPU); 'cpu' forces the CPU"})
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def __post_init__(self) -> None:
+        if self.max_examples is not None and self.max_examples < 1:
+            raise ValueError(f"RunConfig.max_examples: at least 1 (or None for all), got "
+                             f"{self.max_examples}")
+
 
 def _type_problem(value, annotation: str) -> str | None:
     """Why ``value`` does not fit a dataclass field annotation such as ``'int | None'``; else None."""
@@ -106,17 +111,13 @@ def load_run_config(path: str | Path) -> RunConfig:
             raise ValueError(f"{where}: {key}: {problem}")
     if not values.get("output_dir"):
         raise ValueError(f"{path}: set output_dir (where the model and {RESULTS_FILE} go)")
-    if values.get("max_examples") is not None and values["max_examples"] < 1:
-        raise ValueError(f"{path}, line {lines['max_examples']}: max_examples: at least 1 "
-                         "(or leave it out for all)")
     try:
         train = TrainConfig(**{k: v for k, v in values.items() if k in train_fields})
-    except ValueError as err:  # a value TrainConfig refuses: name the key's line
-        named = re.match(r"TrainConfig\.(\w+)", str(err))
-        key = named.group(1) if named else None
-        where = f"{path}, line {lines[key]}" if key in lines else str(path)
-        raise ValueError(f"{where}: {str(err).removeprefix('TrainConfig.')}") from None
-    return RunConfig(**{k: v for k, v in values.items() if k in run_fields}, train=train)
+        return RunConfig(**{k: v for k, v in values.items() if k in run_fields}, train=train)
+    except ValueError as err:  # a value a config refuses: name the key's line
+        named = re.match(r"(?:Train|Run)Config\.(\w+)", str(err))
+        where = f"{path}, line {lines[named.group(1)]}" if named and named.group(1) in lines else str(path)
+        raise ValueError(f"{where}: {re.sub(r'^(Train|Run)Config[.]', '', str(err))}") from None
 
 
 def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
