@@ -181,9 +181,11 @@ def pretrain(cfg: PretrainConfig) -> dict:
     start = time.perf_counter()
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; pad labels -100
     trainer = Trainer(model=model, args=args, train_dataset=train_ds, data_collator=collator)
-    trainer.train()
+    try:
+        trainer.train()
+    finally:  # nothing is saved there (save_strategy="no"); also after an error or an interrupt
+        drop_scratch(args.output_dir)
     seconds = time.perf_counter() - start
-    drop_scratch(args.output_dir)
 
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -359,9 +361,11 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"input_ids": rows}),
                       data_collator=collator, callbacks=[probe_curve])
     start = time.perf_counter()
-    trainer.train()
+    try:
+        trainer.train()
+    finally:  # as in pretrain: the folder is the trainer's, with nothing saved into it
+        drop_scratch(args.output_dir)
     seconds = time.perf_counter() - start
-    drop_scratch(args.output_dir)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

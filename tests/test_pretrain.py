@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import torch
 
@@ -62,3 +63,27 @@ def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path):
     assert model.dtype == torch.float32
     with pytest.raises(SystemExit):
         main(["--world", "tiny"])  # --world needs --out-dir
+
+
+def test_a_failed_pretraining_leaves_no_scratch_folder(tmp_path, monkeypatch):
+    import pytest
+    from transformers import Trainer
+
+    from sftlib import train
+
+    made, scratch_dir = [], train.scratch_dir
+
+    def recorded(prefix: str = "sft-") -> str:
+        made.append(scratch_dir(prefix))
+        return made[-1]
+
+    monkeypatch.setattr(train, "scratch_dir", recorded)
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt  # as a learner's "interrupt kernel" in the middle of training
+
+    monkeypatch.setattr(Trainer, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(["--smoke", "--out-dir", str(tmp_path)])
+    assert len(made) == 1 and made[0].rsplit("/", 1)[-1].startswith("pretrain-")
+    assert not Path(made[0]).exists()
