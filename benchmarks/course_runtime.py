@@ -37,6 +37,7 @@ from nbclient.exceptions import CellControlSignal, DeadKernelError
 
 from sftlib import ROOT
 from sftlib.colab import lesson_paths, stamped_text
+from sftlib.models import training_precision
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -100,8 +101,9 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
         save_to: a folder to write the executed notebook to (also when a cell failed), progress
             bars settled (``settle_progress_bars``).
         in_place: write the executed notebook over the original, progress bars settled and a
-            lesson's Colab cell stamped (``sftlib.colab``), when every cell ran without an error
-            (otherwise the original is left as it was).
+            lesson's Colab cell stamped (``sftlib.colab``) and the training precision recorded in
+            its metadata (``sft_course.precision``, see ``sftlib.models.training_precision``),
+            when every cell ran without an error (otherwise the original is left as it was).
 
     Returns:
         Wall-clock seconds, and the failed cells as ``"cell 12: AssertionError: ..."`` (empty
@@ -134,6 +136,8 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
               for out in cell.get("outputs", []) if out.output_type == "error"]
     if in_place and not failed:
         settle_progress_bars(notebook)
+        # the numbers depend on it; `make test` compares them only where it is the same (conftest.py)
+        notebook.metadata["sft_course"] = {"precision": training_precision()}
         nbformat.write(notebook, path)
         if path.resolve() in [p.resolve() for p in lesson_paths()]:
             path.write_text(stamped_text(path), encoding="utf-8")  # the Colab cell as committed

@@ -120,6 +120,17 @@ def supports_bf16(device: torch.device) -> bool:
     return False
 
 
+def training_precision(device: torch.device | str | None = None) -> str:
+    """Where and in what precision the course trains here, e.g. ``"cpu, bf16"`` or ``"cuda, float32"``.
+
+    ``bf16`` means bf16 autocast over float32 weights on a CPU, bf16 weights on a GPU
+    (``pick_dtype``); ``float32`` means neither. The same run gives other numbers in the other
+    precision, so ``make outputs`` records this with the notebooks it executes.
+    """
+    device = pick_device(device)
+    return f"{device.type}, {'bf16' if supports_bf16(device) else 'float32'}"
+
+
 def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> torch.dtype:
     """Weights dtype: ``dtype`` if given; bf16 on a GPU that supports it; else float32.
 

@@ -112,6 +112,8 @@ def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their
         tmp_path, monkeypatch, capsys):
     import nbformat
 
+    from sftlib.models import training_precision
+
     good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import os; print(os.environ['OMP_NUM_THREADS'], os.environ['SFT_RUN_CACHE'])"),
@@ -135,6 +137,7 @@ def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their
     assert len(bars) == 1 and bars[0].startswith("kept: 100%|██████████| 3/3 [")  # "gone" hid itself
     assert "image/png" in written.cells[2].outputs[0]["data"]  # figures are drawn, as in Jupyter
     assert list(written.cells[3].outputs[0]["data"]) == ["text/plain"]  # another widget: its text
+    assert written.metadata["sft_course"] == {"precision": training_precision()}  # see conftest.py
     assert nbformat.read(bad, as_version=4).cells[0].outputs == []  # a failed notebook is left alone
     capsys.readouterr()
     monkeypatch.setenv("SFT_PROFILE", "smollm2-135m")

@@ -27,3 +27,10 @@ def test_there_are_notebooks():
 def test_every_lesson_has_one_solutions_notebook_and_every_solutions_notebook_a_lesson():
     lessons = [p.stem for p in NOTEBOOKS]
     assert [p.stem.removesuffix("_solutions") for p in SOLUTIONS] == lessons
+
+
+def test_every_notebook_records_one_training_precision_for_its_outputs():
+    # `make outputs` records it; `make test` masks the numbers of checked cells where it differs
+    recorded = {p.name: json.loads(p.read_text())["metadata"].get("sft_course", {}).get("precision")
+                for p in NOTEBOOKS + SOLUTIONS}
+    assert len(set(recorded.values())) == 1 and None not in recorded.values(), recorded

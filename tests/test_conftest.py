@@ -1,0 +1,59 @@
+"""conftest.py: checked notebook cells are compared number for number only in the outputs' precision."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from sftlib import ROOT
+from sftlib.models import training_precision
+
+
+def checked_notebook(path, printed: str, committed: str, precision: str) -> None:
+    """A notebook with one checked cell that prints ``printed``, committed as ``committed``."""
+    cell = nbformat.v4.new_code_cell(f"# NBVAL_CHECK_OUTPUT\nprint({printed!r})")
+    cell.execution_count = 1
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=committed + "\n")]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    notebook.metadata["sft_course"] = {"precision": precision}
+    nbformat.write(notebook, path)
+
+
+def run_pytest(folder) -> subprocess.CompletedProcess:
+    shutil.copy(ROOT / "conftest.py", folder / "conftest.py")
+    (folder / "tests").mkdir()
+    shutil.copy(ROOT / "tests" / "nbval_numbers.cfg", folder / "tests")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run([sys.executable, "-m", "pytest", str(folder), "--nbval-lax",
+                           "--nbval-current-env", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "--rootdir", str(folder)],
+                          capture_output=True, text=True, env=env, cwd=folder, timeout=300)
+
+
+@pytest.mark.parametrize("precision, passes", [(training_precision(), False), ("tpu, fp8", True)])
+def test_numbers_of_checked_cells_are_masked_only_where_the_precision_differs(tmp_path, precision,
+                                                                              passes):
+    checked_notebook(tmp_path / "lesson.ipynb", "accuracy 55% after 150 steps",
+                     "accuracy 82% after 150 steps", precision)
+    result = run_pytest(tmp_path)
+    assert ("1 passed" if passes else "- accuracy 55% after 150 steps") in result.stdout, \
+        result.stdout[-3000:]
+    assert ("numbers masked (outputs made in tpu, fp8" in result.stdout) == passes
+
+
+def test_masked_numbers_still_catch_changed_words(tmp_path):
+    checked_notebook(tmp_path / "lesson.ipynb", "LoRA forgets less: 98% vs 43%",
+                     "full fine-tuning forgets less: 98% vs 43%", "tpu, fp8")
+    assert "- LoRA forgets less: #% vs #%" in run_pytest(tmp_path).stdout  # the masked mismatch
+
+
+def test_a_notebook_without_a_recorded_precision_is_compared_with_masked_numbers(tmp_path):
+    checked_notebook(tmp_path / "lesson.ipynb", "1.5", "2.25", "cpu, bf16")
+    raw = json.loads((tmp_path / "lesson.ipynb").read_text())
+    del raw["metadata"]["sft_course"]
+    (tmp_path / "lesson.ipynb").write_text(json.dumps(raw))
+    assert "1 passed" in run_pytest(tmp_path).stdout
