@@ -47,7 +47,13 @@ def pytest_configure(config) -> None:
 
 
 def pytest_report_header(config) -> str | None:
-    if config.sft_numbers_masked:
-        return ("notebooks: checked cells are compared with their numbers masked ("
-                + config.sft_numbers_masked + ")")
-    return None
+    return f"notebooks: {masked_note(config)}" if config.sft_numbers_masked else None
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    if config.sft_numbers_masked:  # also under -q, which hides the header (make test)
+        terminalreporter.write_line(f"notebooks: {masked_note(config)}")
+
+
+def masked_note(config) -> str:
+    return f"checked cells were compared with their numbers masked ({config.sft_numbers_masked})"

@@ -29,7 +29,7 @@ def run_pytest(folder) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "tests" / "nbval_numbers.cfg", folder / "tests")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run([sys.executable, "-m", "pytest", str(folder), "--nbval-lax",
-                           "--nbval-current-env", "-p", "no:cacheprovider", "-p", "no:xdist",
+                           "--nbval-current-env", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                            "--rootdir", str(folder)],
                           capture_output=True, text=True, env=env, cwd=folder, timeout=300)
 
