@@ -97,10 +97,23 @@ def get_profile(profile: str | None = None) -> Profile:
                        "(or give a folder written by save_pretrained)")
 
 
-def pick_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else CUDA, then Apple MPS, then CPU."""
+DEVICE_ENV = "SFT_DEVICE"
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else ``$SFT_DEVICE`` if set, else CUDA, then Apple MPS, then CPU.
+
+    ``SFT_DEVICE=cpu`` keeps every lesson on the CPU, the path the course is tested on, on a
+    machine that has a GPU (or an Apple one, where the course has not been run).
+    """
     if device:
         return torch.device(device)
+    if os.environ.get(DEVICE_ENV):
+        try:
+            return torch.device(os.environ[DEVICE_ENV])
+        except RuntimeError as err:
+            raise ValueError(f"{DEVICE_ENV}={os.environ[DEVICE_ENV]!r} is not a torch device; use "
+                             "cpu, cuda, cuda:1 or mps, or unset it to choose automatically") from err
     if torch.cuda.is_available():
         return torch.device("cuda")
     if torch.backends.mps.is_available():

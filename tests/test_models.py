@@ -241,3 +241,14 @@ def test_world_folder_is_trained_once_when_two_ask_at_once(monkeypatch, tmp_path
     for caller in callers:
         caller.join()
     assert len(calls) == 1 and folders == [tmp_path / "world" / "tiny"] * 2
+
+
+def test_sft_device_overrides_the_automatic_choice_and_names_itself_when_wrong(monkeypatch):
+    monkeypatch.setenv("SFT_DEVICE", "meta")  # a device the automatic choice never picks
+    assert pick_device().type == "meta"
+    assert pick_device("cpu").type == "cpu"  # an explicit device still wins
+    monkeypatch.setenv("SFT_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="SFT_DEVICE='gpu' is not a torch device"):
+        pick_device()
+    monkeypatch.setenv("SFT_DEVICE", "")
+    assert pick_device().type in {"cpu", "cuda", "mps"}
