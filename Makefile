@@ -69,7 +69,7 @@ outputs: setup
 checkpoints: setup
 	SFT_RUN_CACHE=1 $(PY) benchmarks/course_runtime.py
 
-# Rebuild the shipped data: the SFT datasets (seconds) and the tiny model (about 35 minutes).
+# Rebuild the shipped data: the SFT datasets (seconds) and the tiny model (about 40 minutes).
 data: setup
 	$(PY) -m sftlib.generate
 
