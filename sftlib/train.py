@@ -275,7 +275,8 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
             ``result.model`` is the peft model). Load a fresh one per run.
         tokenizer: its tokenizer; passed to TRL as ``processing_class``.
         train_dataset, eval_dataset: ``datasets.Dataset`` in any shape TRL accepts
-            (``messages``, ``prompt``/``completion``, or ``text``).
+            (``messages``, ``prompt``/``completion``, or ``text``); an eval set needs
+            ``config.eval_steps``.
         resume_from_checkpoint: a checkpoint folder (or ``True`` for the latest in
             ``config.output_dir``) to continue an interrupted run from.
         extra_callbacks: more ``TrainerCallback`` objects, after the config's own.
@@ -291,6 +292,10 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
     from transformers import set_seed
 
     device = model.device
+    if eval_dataset is not None and not config.eval_steps:
+        raise ValueError("an eval_dataset was given but TrainConfig.eval_steps is None, so it would never "
+                         "be evaluated: set eval_steps (eval_steps=max_steps evaluates once, at the end) "
+                         "or leave the eval set out")
     for dataset in (train_dataset, eval_dataset):
         _refuse_unread_weights(dataset)
     if "messages" not in train_dataset.column_names:  # the option exists for chat data only

@@ -188,6 +188,12 @@ def test_train_refuses_chat_data_whose_weight_0_answers_it_would_train_on():
         train(TrainConfig(max_steps=1), model, tokenizer, weighted)
 
 
+def test_train_refuses_an_eval_set_it_would_never_evaluate():
+    model, tokenizer = load_model("tiny", device="cpu")
+    with pytest.raises(ValueError, match="eval_steps is None, so it would never be evaluated"):
+        train(TrainConfig(max_steps=1), model, tokenizer, _qa(8), _qa(8, "validation"))
+
+
 @pytest.mark.parametrize("fields, message", [
     ({"method": "lora", "freeze_layers": 2}, "does nothing with method='lora'"),
     ({"max_steps": 0}, "max_steps=0; it must be at least 1"),
