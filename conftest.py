@@ -24,7 +24,7 @@ def notebook_precisions(paths: list[str]) -> dict[str, str | None]:
         path = Path(arg.split("::")[0])
         files = sorted(path.rglob("*.ipynb")) if path.is_dir() else [path]
         for file in files:
-            if file.suffix == ".ipynb" and ".ipynb_checkpoints" not in file.parts:
+            if file.suffix == ".ipynb" and file.is_file() and ".ipynb_checkpoints" not in file.parts:
                 meta = json.loads(file.read_text(encoding="utf-8")).get("metadata", {})
                 found[str(file)] = meta.get("sft_course", {}).get("precision")
     return found
