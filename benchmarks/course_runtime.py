@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     profile = os.environ.get("SFT_PROFILE", "tiny")
     gpu = torch.cuda.get_device_name() + ", " if torch.cuda.is_available() else ""
     at_once = f", {args.jobs} at once" if args.jobs > 1 else ""
-    print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}{at_once}) |")
+    print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}, "
+          f"trained in {training_precision()}{at_once}) |")  # float32 takes about 1.3x bf16's time
     print("|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds / 60:.1f} |")

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from sftlib import ROOT
+from sftlib.models import training_precision
 
 
 def test_train_speed_benchmark_runs_and_prints_its_table(monkeypatch, capsys):
@@ -20,6 +21,7 @@ def test_course_runtime_times_a_notebook_and_prints_the_table(monkeypatch, capsy
     runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "| 01_data_formatting |" in out and "| **total** |" in out
+    assert f"trained in {training_precision()}) |" in out  # the minutes depend on it
 
 
 def test_course_runtime_names_the_notebooks_it_knows():
@@ -111,8 +113,6 @@ def test_course_runtime_runs_notebooks_at_once_with_a_share_of_the_threads(tmp_p
 def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their_last_line(
         tmp_path, monkeypatch, capsys):
     import nbformat
-
-    from sftlib.models import training_precision
 
     good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[
