@@ -31,8 +31,13 @@ $(STAMP): $(LOCK) pyproject.toml
 	$(PY) -m pip install --no-deps -e .
 	touch $(STAMP)
 
+# Jupyter refuses to start as root unless told to; containers, cloud shells and CI often run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# More options for Jupyter, e.g. `make lab LAB_FLAGS="--no-browser --port 8890"` on a remote machine.
+LAB_FLAGS ?=
+
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
 # one worker. On 2 cores the whole suite takes about 14 minutes, where the lessons alone take 23
