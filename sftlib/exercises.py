@@ -8,10 +8,15 @@ writes it in a code cell of their lesson notebook that is tagged ``exercise`` (c
 ``--notebook notebooks/03_full_finetuning.ipynb`` (or the environment variable
 :data:`NOTEBOOK_ENV`) grades that notebook instead. Only the marked cells run, in a fresh
 namespace, so each one must do its own imports.
+
+Inside the notebook, :func:`grade` runs the same tests on the function as the kernel holds it:
+no saving, no terminal, and it works on Colab, where the notebook being edited is not a file of
+the course's clone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ TAG = "exercise"
 MARKER = "# exercise"  # a first-line comment that marks a cell as well as the tag does
 NOTEBOOK_ENV = "SFT_EXERCISE_NOTEBOOK"
 SOLUTIONS_DIR = ROOT / "notebooks" / "solutions"
+TESTS_DIR = ROOT / "tests" / "exercises"
 
 
 def is_exercise_cell(cell: dict[str, Any]) -> bool:
@@ -124,3 +130,54 @@ def solutions_path(lesson: str) -> Path:
         raise FileNotFoundError(f"expected one {SOLUTIONS_DIR}/{lesson}_*_solutions.ipynb, "
                                 f"found {len(found)}")
     return found[0]
+
+
+class _Handed:
+    """A pytest plugin that hands the functions given to :func:`grade` to the ``exercise`` fixture
+    (``tests/exercises/conftest.py`` reads ``config.sft_graded``)."""
+
+    def __init__(self, functions: dict[str, Callable]) -> None:
+        self.functions = functions
+
+    def pytest_configure(self, config) -> None:
+        config.sft_graded = self.functions
+
+
+def grade(lesson: str, *functions: Callable) -> bool:
+    """Run a lesson's exercise tests on functions defined in the notebook; print pytest's report.
+
+    Args:
+        lesson: the lesson's two-digit number, e.g. ``"03"``.
+        functions: the functions the exercise asks for, as defined in the kernel (they are
+            looked up by their ``__name__``; nothing is read from the notebook's file).
+
+    Returns:
+        True when every test of the lesson passed.
+
+    Raises:
+        FileNotFoundError: the lesson has no tests in ``tests/exercises``.
+        TypeError: something given is not a named function.
+
+    Example:
+        >>> grade("03", pretraining_to_sft_ratio)  # doctest: +SKIP
+        ...                                                    [100%]
+        3 passed in 0.02s
+        True
+    """
+    import pytest
+
+    tests = TESTS_DIR / f"test_lesson{lesson}.py"
+    if not tests.is_file():
+        raise FileNotFoundError(f"grade: no tests for lesson {lesson!r} ({tests} does not exist); "
+                                "give the lesson's two-digit number, e.g. '03'")
+    if not functions:
+        raise TypeError(f"grade: pass the function the exercise asks for, as in grade({lesson!r}, "
+                        "my_function)")
+    for function in functions:
+        if not callable(function) or not hasattr(function, "__name__"):
+            raise TypeError(f"grade: {function!r} is not a function; pass the function itself, "
+                            "without calling it")
+    handed = _Handed({function.__name__: function for function in functions})
+    code = pytest.main([str(tests), "-q", "--tb=short", "--no-header", "-p", "no:cacheprovider",
+                        "--rootdir", str(ROOT)], plugins=[handed])
+    return code == pytest.ExitCode.OK

@@ -4,7 +4,8 @@ By default the code graded is the reference solution (``notebooks/solutions/NN_*
 so CI checks the solutions and the tests together. A learner grades their own notebook with
 ``pytest tests/exercises -k lesson03 --notebook notebooks/03_full_finetuning.ipynb`` (or by setting
 ``SFT_EXERCISE_NOTEBOOK``); tests of other lessons are then skipped when the notebook's name starts
-with another lesson number.
+with another lesson number. In the notebook, ``sftlib.exercises.grade("03", pretraining_to_sft_ratio)``
+runs the same tests on the function as the kernel holds it.
 """
 
 from __future__ import annotations
@@ -34,19 +35,30 @@ def _lesson_of(request: pytest.FixtureRequest) -> str:
 
 
 class Graded(dict):
-    """The names the exercise cells defined; a missing one fails the test with what to do."""
+    """The names the graded code defined; a missing one fails the test with what to do."""
+
+    def __init__(self, names: dict[str, Any], lesson: str, handed: bool = False) -> None:
+        super().__init__(names)
+        self.lesson, self.handed = lesson, handed
 
     def __missing__(self, name: str) -> Any:
+        if self.handed:
+            pytest.fail(f"no {name} among the functions given to grade: pass it, as in "
+                        f"grade({self.lesson!r}, {name})")
         pytest.fail(f"no {name} in the exercise cells: define it in a code cell tagged "
                     "'exercise' (or starting with '# exercise'), with its own imports")
 
 
 @pytest.fixture(scope="module")
 def exercise(request: pytest.FixtureRequest) -> Graded:
-    """The namespace of the graded notebook's exercise cells for this module's lesson."""
+    """The graded functions for this module's lesson: those given to ``sftlib.exercises.grade``,
+    else the exercise cells of the notebook named (or of the lesson's reference solutions)."""
     lesson = _lesson_of(request)
+    handed = getattr(request.config, "sft_graded", None)
+    if handed is not None:
+        return Graded(handed, lesson, handed=True)
     given = request.config.getoption("--notebook") or os.environ.get(NOTEBOOK_ENV)
     path = notebook_to_grade(lesson, given)
     if path is None:
         pytest.skip(f"{given} is not lesson {lesson}'s notebook")
-    return Graded(load_exercises(path))
+    return Graded(load_exercises(path), lesson)

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 from sftlib import ROOT
-from sftlib.exercises import (NOTEBOOK_ENV, exercise_sources, is_exercise_cell, load_exercises,
-                              notebook_to_grade, solutions_path)
+from sftlib.exercises import (NOTEBOOK_ENV, exercise_sources, grade, is_exercise_cell,
+                              load_exercises, notebook_to_grade, solutions_path)
 
 HERE = Path(__file__).parent
 
@@ -106,3 +106,32 @@ def test_grading_a_learners_notebook_from_the_command_line(tmp_path):
     assert [line.split("::")[1].split(" ")[0] for line in failed] == [
         "test_share_of_known_facts_lost", "test_new_facts_do_not_offset_lost_ones"], done.stdout
     assert "is not lesson 00's notebook" in done.stdout  # lesson 00's tests skipped, not failed
+
+
+def test_grade_runs_the_lessons_tests_on_functions_from_the_kernel(capsys):
+    right = load_exercises(solutions_path("03"))["pretraining_to_sft_ratio"]
+
+    def pretraining_to_sft_ratio(n_params, pretrain_tokens, sft_examples, tokens_per_example,
+                                 num_epochs=1):  # forgets the epochs
+        return pretrain_tokens / (sft_examples * tokens_per_example)
+
+    assert grade("03", right) is True
+    assert "3 passed" in capsys.readouterr().out
+    assert grade("03", pretraining_to_sft_ratio) is False
+    report = capsys.readouterr().out
+    assert "2 failed, 1 passed" in report and "test_epochs_multiply_sft_compute" in report
+
+    def forgetting_score(before, after):  # lesson 07's function, handed to lesson 03
+        return 0.0
+
+    assert grade("03", forgetting_score) is False
+    assert "pass it, as in grade('03', pretraining_to_sft_ratio)" in capsys.readouterr().out
+
+
+def test_grade_says_what_it_needs():
+    with pytest.raises(TypeError, match="pass the function"):
+        grade("03")
+    with pytest.raises(TypeError, match="without calling it"):
+        grade("03", 4000.0)
+    with pytest.raises(FileNotFoundError, match="two-digit number"):
+        grade("3", print)
