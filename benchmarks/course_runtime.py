@@ -15,6 +15,9 @@ did not hold there. ``--save`` keeps the executed notebooks, outputs included, i
 on ``tiny`` with one torch thread and the run cache off, as ``make test`` checks them). Saved
 notebooks carry no widget state: each progress bar becomes the line it ended as, and a bar that
 closed itself (``leave=False``) is dropped, as it vanished on screen.
+Each notebook's peak memory is the largest resident set of its kernel with the processes it
+started (lesson 06 measures memory in a child process), sampled every 0.1 s: what a machine, or
+Binder's limit of about 2 GB, must hold for that lesson beside the Jupyter server.
 ``--jobs N`` runs N notebooks at once, each kernel with ``OMP_NUM_THREADS`` = CPU threads / N
 unless it is set: for a GPU machine with many cores, where one lesson leaves the card mostly idle.
 Its minutes are then those of lessons sharing the machine, not the course map's.
@@ -26,11 +29,13 @@ import argparse
 import html
 import os
 import platform
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
+import psutil
 import torch
 from nbclient import NotebookClient
 from nbclient.exceptions import CellControlSignal, DeadKernelError
@@ -90,6 +95,54 @@ def settle_progress_bars(notebook) -> None:
             cell.outputs = kept
 
 
+class PeakMemory:
+    """The largest resident set (MiB) of a process and its descendants, sampled in a thread.
+
+    ``pid`` returns the process to watch, or None until it exists (a kernel not yet started).
+    """
+
+    def __init__(self, pid, every: float = 0.1) -> None:
+        self.pid, self.every, self.peak_mb = pid, every, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _resident_mb(self) -> float:
+        pid = self.pid()
+        if pid is None:
+            return 0.0
+        try:
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:  # the kernel has exited
+            return 0.0
+        total = 0
+        for process in tree:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:  # a child that has just exited
+                pass
+        return total / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self._resident_mb())
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _kernel_pid(client: NotebookClient) -> int | None:
+    """The process id of ``client``'s kernel, or None before it has started."""
+    process = getattr(getattr(client.km, "provisioner", None), "process", None)
+    return getattr(process, "pid", None)
+
+
 def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
                  save_to: Path | None = None, in_place: bool = False) -> tuple[float, list[str]]:
     """Execute ``notebooks/<name>.ipynb`` (or the notebook file ``name``) in a fresh kernel.
@@ -106,8 +159,8 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
             when every cell ran without an error (otherwise the original is left as it was).
 
     Returns:
-        Wall-clock seconds, and the failed cells as ``"cell 12: AssertionError: ..."`` (empty
-        unless ``keep_going``).
+        Wall-clock seconds, the failed cells as ``"cell 12: AssertionError: ..."`` (empty unless
+        ``keep_going``), and the peak memory in MiB (``PeakMemory`` of the kernel).
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell failed (naming it) and ``keep_going`` is off.
@@ -124,7 +177,8 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
-        client.execute()
+        with PeakMemory(lambda: _kernel_pid(client)) as memory:
+            client.execute()
     finally:
         seconds = time.perf_counter() - start
         if save_to is not None:
@@ -141,18 +195,19 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
         nbformat.write(notebook, path)
         if path.resolve() in [p.resolve() for p in lesson_paths()]:
             path.write_text(stamped_text(path), encoding="utf-8")  # the Colab cell as committed
-    return seconds, failed
+    return seconds, failed, memory.peak_mb
 
 
 def attempt(name: str, keep_going: bool, save_to: Path | None,
-            in_place: bool = False) -> tuple[float | None, list[str], str]:
-    """``run_notebook`` that reports instead of raising: (seconds or None, failed cells, error)."""
+            in_place: bool = False) -> tuple[float | None, list[str], float, str]:
+    """``run_notebook`` that reports instead of raising: (seconds or None, failed cells, peak MiB,
+    error)."""
     try:
-        seconds, failures = run_notebook(name, keep_going=keep_going, save_to=save_to,
-                                         in_place=in_place)
+        seconds, failures, peak_mb = run_notebook(name, keep_going=keep_going, save_to=save_to,
+                                                  in_place=in_place)
     except (CellControlSignal, DeadKernelError) as err:  # a failed or timed-out cell, a dead kernel
-        return None, [], f"({type(err).__name__})\n{str(err)[-2000:]}"
-    return seconds, failures, ""
+        return None, [], float("nan"), f"({type(err).__name__})\n{str(err)[-2000:]}"
+    return seconds, failures, peak_mb, ""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -185,13 +240,13 @@ def main(argv: list[str] | None = None) -> None:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each notebook has its own kernel
         results = pool.map(lambda name: attempt(name, args.keep_going, args.save, args.in_place),
                            names)
-        for name, (seconds, failures, error) in zip(names, results):
+        for name, (seconds, failures, peak_mb, error) in zip(names, results):
             if seconds is None:  # time the others, report this one and fail at the end
                 failed.append(name)
                 print(f"{name}: FAILED {error}", flush=True)
                 continue
-            rows.append((name, seconds))
-            print(f"{name}: {seconds / 60:.1f} min", flush=True)
+            rows.append((name, seconds, peak_mb))
+            print(f"{name}: {seconds / 60:.1f} min, peak memory {peak_mb:,.0f} MiB", flush=True)
             if failures:
                 failed_cells[name] = len(failures)
                 print("\n".join(f"  {name} {f}" for f in failures), flush=True)
@@ -199,11 +254,12 @@ def main(argv: list[str] | None = None) -> None:
     gpu = torch.cuda.get_device_name() + ", " if torch.cuda.is_available() else ""
     at_once = f", {args.jobs} at once" if args.jobs > 1 else ""
     print(f"\n| notebook | minutes ({profile}, {gpu}{os.cpu_count()} CPU threads, {platform.machine()}, "
-          f"trained in {training_precision()}{at_once}) |")  # float32 takes about 1.3x bf16's time
-    print("|---|---|")
-    for name, seconds in rows:
-        print(f"| {name} | {seconds / 60:.1f} |")
-    print(f"| **total** | **{sum(s for _, s in rows) / 60:.1f}** |")
+          f"trained in {training_precision()}{at_once}) | peak memory (MiB) |")  # float32: ~1.3x time
+    print("|---|---|---|")
+    for name, seconds, peak_mb in rows:
+        print(f"| {name} | {seconds / 60:.1f} | {peak_mb:,.0f} |")
+    print(f"| **total** | **{sum(row[1] for row in rows) / 60:.1f}** | "
+          f"**{max((row[2] for row in rows), default=0):,.0f}** (the largest) |")
     if args.jobs > 1:
         print(f"wall clock, {args.jobs} at once: {(time.perf_counter() - start) / 60:.1f} min")
     problems = [f"stopped: {', '.join(failed)} (left out of the total)"] if failed else []

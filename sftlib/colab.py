@@ -1,7 +1,8 @@
-"""Open the lessons in Google Colab: the badge and the set-up cell of every notebook.
+"""Open the lessons in Google Colab (the badge and the set-up cell of every notebook) or on Binder.
 
 The repository's address is written here, in :data:`REPO_URL`, and nowhere else by hand: ``python
--m sftlib.colab`` stamps it into every ``notebooks/NN_*.ipynb`` as
+-m sftlib.colab`` stamps the README's Binder and Colab badges (:func:`readme_badges`) and, into
+every ``notebooks/NN_*.ipynb``,
 
 * an "Open in Colab" badge in the first markdown cell, on the line after the title;
 * a set-up cell, the first code cell, that on Colab only clones the course (its data and embedded
@@ -74,6 +75,26 @@ def colab_url(notebook: str) -> str:
     """
     repo = REPO_URL.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{notebook}"
+
+
+def binder_url(notebook: str = "00_tour.ipynb") -> str:
+    """The address that opens the course on Binder, in JupyterLab at one lesson.
+
+    Binder builds the repository at :data:`BRANCH` from ``binder/`` (``tests/test_binder.py``
+    builds the same environment).
+
+    Example:
+        >>> binder_url().removeprefix("https://mybinder.org/v2/gh/")
+        'sft-course/sft-course/main?urlpath=lab/tree/notebooks/00_tour.ipynb'
+    """
+    repo = REPO_URL.removeprefix("https://github.com/")
+    return f"https://mybinder.org/v2/gh/{repo}/{BRANCH}?urlpath=lab/tree/notebooks/{notebook}"
+
+
+def readme_badges() -> str:
+    """The README's launch line: a Binder badge and a Colab badge, both opening lesson 00."""
+    return (f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder_url()}) "
+            f"{badge('00_tour.ipynb')}")
 
 
 def badge(notebook: str) -> str:
@@ -168,6 +189,21 @@ def stamped_text(path: Path) -> str:
     return _dump(stamp(json.loads(path.read_text(encoding="utf-8")), path.name))
 
 
+def stamped_readme(text: str) -> str:
+    """The README's text with :func:`readme_badges` on the line after its ``# `` title.
+
+    An older launch line (one starting with ``[![Binder]``) is replaced; idempotent.
+    """
+    lines = text.split("\n")
+    old = next((i for i, line in enumerate(lines) if line.startswith("[![Binder]")), None)
+    if old is not None:  # remove it with the blank line after it
+        del lines[old:old + 2 if old + 1 < len(lines) and lines[old + 1] == "" else old + 1]
+    if not lines or not lines[0].startswith("# "):
+        raise ValueError("README.md: the first line is not a '# ' title to put the badges under")
+    lines[2:2] = [readme_badges(), ""]
+    return "\n".join(lines)
+
+
 def lesson_paths(root: Path = ROOT) -> list[Path]:
     """The lesson notebooks that carry the badge and the set-up cell, in order.
 
@@ -181,16 +217,20 @@ def lesson_paths(root: Path = ROOT) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stamp every lesson (``--check``: only list those out of step). Returns the exit status."""
+    """Stamp every lesson and the README (``--check``: only list those out of step). Returns the
+    exit status."""
     parser = argparse.ArgumentParser(prog="python -m sftlib.colab", description=main.__doc__)
     parser.add_argument("--check", action="store_true",
-                        help="change nothing; exit 1 if a lesson's badge or set-up cell is stale")
+                        help="change nothing; exit 1 if a badge or a set-up cell is stale")
     parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="lessons to stamp (default: every notebooks/NN_*.ipynb)")
+                        help="lessons to stamp (default: every notebooks/NN_*.ipynb, and README.md)")
     args = parser.parse_args(argv)
     stale = []
-    for path in args.notebooks or lesson_paths():
-        text = stamped_text(path)
+    targets = {path: stamped_text for path in args.notebooks or lesson_paths()}
+    if not args.notebooks:
+        targets[ROOT / "README.md"] = lambda path: stamped_readme(path.read_text(encoding="utf-8"))
+    for path, stamped in targets.items():
+        text = stamped(path)
         if text != path.read_text(encoding="utf-8"):
             stale.append(path)
             if not args.check:

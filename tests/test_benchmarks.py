@@ -20,7 +20,7 @@ def test_course_runtime_times_a_notebook_and_prints_the_table(monkeypatch, capsy
     monkeypatch.setattr(sys, "argv", ["course_runtime.py", "01_data_formatting"])
     runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
     out = capsys.readouterr().out
-    assert "| 01_data_formatting |" in out and "| **total** |" in out
+    assert "| 01_data_formatting |" in out and "| **total** |" in out and "peak memory (MiB)" in out
     assert f"trained in {training_precision()}) |" in out  # the minutes depend on it
 
 
@@ -67,8 +67,10 @@ def test_course_runtime_keeps_going_past_a_failed_claim_and_lists_it(tmp_path, m
     from nbclient.exceptions import CellExecutionError
     with pytest.raises(CellExecutionError, match="the claim did not hold"):
         module["run_notebook"](str(path))
-    seconds, failures = module["run_notebook"](str(path), keep_going=True, save_to=tmp_path / "out")
+    seconds, failures, peak_mb = module["run_notebook"](str(path), keep_going=True,
+                                                        save_to=tmp_path / "out")
     assert seconds > 0 and failures == ["cell 1: AssertionError: the claim did not hold"]
+    assert 10 < peak_mb < 2000  # a kernel holds tens of MiB; the sampler found it
     saved = nbformat.read(tmp_path / "out" / "claims.ipynb", as_version=4)
     assert saved.cells[2].outputs[0]["text"] == "ran on 1\n"  # the cell after the failure ran
     assert nbformat.read(path, as_version=4).cells[2].outputs == []  # the original is untouched
@@ -168,3 +170,18 @@ def test_recipe_sweep_names_a_bad_grid():
     for bad in ("lora", "dora:1e-3", "full:fast", "full:-1e-4"):
         with pytest.raises(SystemExit, match=f"--grid '{bad}'.*METHOD:RATE"):
             module["parse_grid"]([bad])
+
+
+def test_course_runtime_peak_memory_counts_the_processes_a_kernel_starts(tmp_path):
+    import nbformat
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
+    hold = "import time; x = bytearray(400 * 2**20); x[::4096] = b'1' * len(x[::4096]); time.sleep(1.5)"
+    alone, child = tmp_path / "alone.ipynb", tmp_path / "child.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(hold)]), alone)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        f"import subprocess, sys; subprocess.run([sys.executable, '-c', {hold!r}], check=True)")]),
+        child)
+    _, _, peak_alone = module["run_notebook"](str(alone))
+    _, _, peak_child = module["run_notebook"](str(child))
+    assert peak_alone > 400 and peak_child > 400  # 400 MiB touched, in the kernel or in its child

@@ -72,6 +72,19 @@ def test_check_mode_reports_a_stale_notebook_and_stamping_fixes_it(tmp_path, cap
     assert "42_new.ipynb: out of step" in capsys.readouterr().out
 
 
+def test_readme_launches_lesson_00_on_binder_and_colab_from_the_repository_url():
+    readme = (colab.ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme == colab.stamped_readme(readme), "README badges stale; run python -m sftlib.colab"
+    assert readme.split("\n")[2] == colab.readme_badges()
+    assert colab.binder_url() in readme and colab.colab_url("00_tour.ipynb") in readme
+    stale = readme.replace("sft-course/sft-course", "old/place")
+    assert colab.stamped_readme(stale) == readme  # a stale line is replaced, not added to
+    bare = "\n".join(line for line in readme.split("\n") if not line.startswith("[![Binder]"))
+    assert colab.stamped_readme(bare.replace("\n\n\n", "\n\n", 1)) == readme
+    with pytest.raises(ValueError, match="title"):
+        colab.stamped_readme("no title\n\ntext")
+
+
 def test_setup_cell_does_nothing_off_colab(monkeypatch):
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     monkeypatch.setattr("subprocess.run", lambda *a, **k: pytest.fail("ran a command off Colab"))
