@@ -10,6 +10,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+# Most logits one forward pass of continuation_logprobs makes: 2**26 float32 values are 256 MiB,
+# and its log-softmax copy as much again. Lesson 08, whose judge scores 60 tickets with SmolLM2's
+# 49,152-token vocabulary, peaked at 3,789 MiB without the limit and 2,375 MiB with it.
+LOGITS_BUDGET = 2**26
+
 
 @torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_length: int = 512) -> float:
@@ -244,15 +249,48 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
             raise ValueError(f"continuation_logprobs: context {k} has no tokens; give it text, or "
                              "add_special_tokens=True for a BOS to start from")
         rows = [a + b for a, b in zip(ctx, cont)]
-        width = max(map(len, rows))
-        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows], device=device)
-        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows], device=device)
-        logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
-        for row, (a, b) in enumerate(zip(ctx, cont)):
-            positions = torch.arange(len(a) - 1, len(a) + len(b) - 1, device=device)
-            targets = torch.tensor(b, device=device)
-            results.append((logp[row, positions, targets].sum().item(), len(b)))
+        for group in logit_groups([len(r) for r in rows], model.config.vocab_size):
+            width = max(len(r) for r in rows[group])
+            ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows[group]], device=device)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows[group]],
+                                device=device)
+            logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+            for row, (a, b) in enumerate(zip(ctx[group], cont[group])):
+                positions = torch.arange(len(a) - 1, len(a) + len(b) - 1, device=device)
+                targets = torch.tensor(b, device=device)
+                results.append((logp[row, positions, targets].sum().item(), len(b)))
     return results
+
+
+def logit_groups(lengths: list[int], vocab_size: int, budget: int = LOGITS_BUDGET) -> list[slice]:
+    """Consecutive groups of rows, each scored in one forward pass within a memory budget.
+
+    A forward pass of ``n`` right-padded rows makes ``n x longest x vocab_size`` logits, and
+    ``continuation_logprobs`` keeps a log-softmax copy of the same size. A group grows while that
+    count stays within ``budget`` (one row is a group even when it alone exceeds it).
+
+    Args:
+        lengths: token count of each row, in order.
+        vocab_size: the model's vocabulary size.
+        budget: most logits in one pass; :data:`LOGITS_BUDGET` (256 MiB in float32).
+
+    Returns:
+        Slices that cover ``lengths`` in order. With the tiny model's 1,816-token vocabulary a
+        batch of 32 rows fits up to 1,154 tokens, past its 512 positions, so it stays one group;
+        with SmolLM2's 49,152, 32 rows of 200 tokens become six groups (five of 6 rows, then 2).
+
+    Example:
+        >>> logit_groups([200] * 32, 49_152)[:2]
+        [slice(0, 6, None), slice(6, 12, None)]
+    """
+    groups, start, longest = [], 0, 0
+    for i, n in enumerate(lengths):
+        if i > start and (i - start + 1) * max(longest, n) * vocab_size > budget:
+            groups.append(slice(start, i))
+            start, longest = i, 0
+        longest = max(longest, n)
+    groups.append(slice(start, len(lengths)))
+    return groups
 
 
 def answer_perplexity(model, tokenizer, contexts: list[str], answers: list[str],

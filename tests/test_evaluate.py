@@ -60,6 +60,29 @@ def test_continuation_logprobs_match_a_hand_computation(tiny):
         continuation_logprobs(model, tokenizer, contexts, continuations[:1])
 
 
+def test_continuation_logprobs_split_a_batch_whose_logits_exceed_the_budget(tiny, monkeypatch):
+    import sftlib.evaluate as evaluate
+    from sftlib.evaluate import LOGITS_BUDGET, continuation_logprobs, logit_groups
+
+    assert logit_groups([200] * 32, 49_152) == [slice(k, min(k + 6, 32)) for k in range(0, 32, 6)]
+    assert logit_groups([500] * 32, 1_816) == [slice(0, 32)]  # the tiny model: one pass, as before
+    assert logit_groups([40, 2 * LOGITS_BUDGET, 40], 1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    model, tokenizer = tiny
+    contexts = ["The capital of France is", "Peru", "A short one"]
+    continuations = [" Paris.", " lies in South America", " here"]
+    together = continuation_logprobs(model, tokenizer, contexts, continuations)
+    calls = []
+
+    def one_row_each(lengths, vocab_size):
+        calls.append(len(lengths))
+        return logit_groups(lengths, vocab_size, budget=1)
+
+    monkeypatch.setattr(evaluate, "logit_groups", one_row_each)
+    alone = continuation_logprobs(model, tokenizer, contexts, continuations)
+    assert calls == [3] and [n for _, n in alone] == [n for _, n in together]
+    assert [lp for lp, _ in alone] == pytest.approx([lp for lp, _ in together], abs=1e-4)
+
+
 def test_multiple_choice_scores_mmlu_shaped_records(tiny):
     from sftlib import ROOT
     from sftlib.data import read_jsonl
