@@ -40,7 +40,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores the whole suite takes about 14 minutes, where the lessons alone take 23
+# one worker. On 2 cores the whole suite takes about 13 minutes, where the lessons alone take 23
 # one after the other. One thread, as the committed outputs were made (`make outputs`): with two,
 # training sums in another order and the last digits of a loss differ. The run cache stays off:
 # the tests train for real.
