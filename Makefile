@@ -36,8 +36,10 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # More options for Jupyter, e.g. `make lab LAB_FLAGS="--no-browser --port 8890"` on a remote machine.
 LAB_FLAGS ?=
 
+# The repository's root is Jupyter's (its file browser shows the guides and data cards, and the
+# lessons' links to ../docs open); the kernels still start in each notebook's folder.
 lab: setup
-	$(VENV)/bin/jupyter lab $(ROOT_FLAG) $(LAB_FLAGS) notebooks/00_tour.ipynb
+	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_FLAGS) notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
 # one worker. On 2 cores the whole suite takes about 13 minutes, where the lessons alone take 23

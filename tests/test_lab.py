@@ -66,10 +66,12 @@ def test_make_lab_serves_lesson_00():
     log: list[str] = []
     try:
         base = _server_url(process, log)
-        folder = _get(base + "api/contents")  # Jupyter serves the folder of the opened notebook
+        folder = _get(base + "api/contents/notebooks")  # Jupyter serves the repository's root
         lessons = sorted(item["name"] for item in folder["content"] if item["type"] == "notebook")
         assert lessons == sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-        assert _get(base + "api/contents/00_tour.ipynb?content=0")["type"] == "notebook"
+        assert _get(base + "api/contents/notebooks/00_tour.ipynb?content=0")["type"] == "notebook"
+        # what lessons link to outside notebooks/ (../docs/scale_out.md) opens too
+        assert _get(base + "api/contents/docs/scale_out.md?content=0")["name"] == "scale_out.md"
         kernels = _get(base + "api/kernelspecs")
         assert kernels["default"] == "python3" and "python3" in kernels["kernelspecs"]
     finally:
