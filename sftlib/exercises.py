@@ -164,7 +164,11 @@ def grade(lesson: str, *functions: Callable) -> bool:
         3 passed in 0.02s
         True
     """
-    import pytest
+    try:
+        import pytest
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError("grade runs the lesson's tests with pytest, which is not installed "
+                                  "here: pip install pytest") from None
 
     tests = TESTS_DIR / f"test_lesson{lesson}.py"
     if not tests.is_file():
