@@ -46,7 +46,7 @@ def test_binder_files_build_an_environment_that_runs_lesson_00(tmp_path):
     try:
         _run([str(python), "-m", "pip", "install", "-q", "-r", str(BINDER / "requirements.txt")],
              env=env, timeout=1200)
-        _run(["bash", str(BINDER / "postBuild")], env=env, timeout=600)
+        _run([str(BINDER / "postBuild")], env=env, timeout=600)  # executable, as repo2docker runs it
         done = _run([str(BINDER / "start"), str(python), "benchmarks/course_runtime.py", "00_tour"],
                     env=env, timeout=900)
     finally:
