@@ -95,10 +95,12 @@ def settle_progress_bars(notebook) -> None:
             cell.outputs = kept
 
 
-class PeakMemory:
+class KernelPeakMemory:
     """The largest resident set (MiB) of a process and its descendants, sampled in a thread.
 
     ``pid`` returns the process to watch, or None until it exists (a kernel not yet started).
+    Unlike ``sftlib.cost.PeakMemory``, which measures what a block of code adds in its own
+    process, this reads another process (a notebook's kernel), with its children, in full.
     """
 
     def __init__(self, pid, every: float = 0.1) -> None:
@@ -128,7 +130,7 @@ class PeakMemory:
             self.peak_mb = max(self.peak_mb, self._resident_mb())
             self._stop.wait(self.every)
 
-    def __enter__(self) -> PeakMemory:
+    def __enter__(self) -> KernelPeakMemory:
         self._thread.start()
         return self
 
@@ -160,7 +162,7 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
 
     Returns:
         Wall-clock seconds, the failed cells as ``"cell 12: AssertionError: ..."`` (empty unless
-        ``keep_going``), and the peak memory in MiB (``PeakMemory`` of the kernel).
+        ``keep_going``), and the peak memory in MiB (``KernelPeakMemory`` of the kernel).
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell failed (naming it) and ``keep_going`` is off.
@@ -177,7 +179,7 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
-        with PeakMemory(lambda: _kernel_pid(client)) as memory:
+        with KernelPeakMemory(lambda: _kernel_pid(client)) as memory:
             client.execute()
     finally:
         seconds = time.perf_counter() - start

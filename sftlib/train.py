@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 
 from sftlib import checkpoints
-from sftlib.cost import PeakMemory, training_state_mb
+from sftlib.cost import PeakMemory, return_freed_memory, training_state_mb
 from sftlib.methods import METHODS, apply_method
 from sftlib.models import count_parameters, pick_device, quiet_weight_bars, supports_bf16
 
@@ -532,6 +532,7 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
     state = training_state_mb(trainer)
     if trainer.optimizer is not None:
         trainer.optimizer.state.clear()  # AdamW's moments: twice the trained weights, not needed now
+    return_freed_memory()  # the run's activations: a kernel that trained stays smaller
     return TrainResult(trainer, trainer.state.log_history, seconds,
                        int(trainer.state.num_input_tokens_seen or 0), memory.peak_mb, memory.kind,
                        count_parameters(model, trainable_only=True), count_parameters(model),
