@@ -128,18 +128,30 @@ def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
 
 
-def _stamp_badge(cell: dict[str, Any], notebook: str) -> None:
-    """Put the badge on the line after the cell's ``# `` title, replacing an old badge."""
-    lines = _source(cell).split("\n")
-    old = next((i for i, line in enumerate(lines) if line.startswith(BADGE_PREFIX)), None)
+def _under_title(text: str, line: str, prefix: str, no_title: str) -> str:
+    """``text`` with ``line`` after its first ``# `` title line and a blank one, replacing an old
+    line that starts with ``prefix`` (with the blank line before it); idempotent.
+
+    Raises:
+        ValueError: ``no_title``, when the text has no ``# `` title line.
+    """
+    lines = text.split("\n")
+    old = next((i for i, found in enumerate(lines) if found.startswith(prefix)), None)
     if old is not None:  # remove it with the blank line put before it
         del lines[old - 1 if old and lines[old - 1] == "" else old:old + 1]
-    title = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+    title = next((i for i, found in enumerate(lines) if found.startswith("# ")), None)
     if title is None:
-        raise ValueError(f"{notebook}: the first markdown cell has no '# ' title line to put the "
-                         "Colab badge under; start the lesson with its title")
-    lines[title + 1:title + 1] = ["", badge(notebook)]
-    cell["source"] = _lines("\n".join(lines))
+        raise ValueError(no_title)
+    lines[title + 1:title + 1] = ["", line]
+    return "\n".join(lines)
+
+
+def _stamp_badge(cell: dict[str, Any], notebook: str) -> None:
+    """Put the badge on the line after the cell's ``# `` title, replacing an old badge."""
+    cell["source"] = _lines(_under_title(
+        _source(cell), badge(notebook), BADGE_PREFIX,
+        f"{notebook}: the first markdown cell has no '# ' title line to put the Colab badge "
+        "under; start the lesson with its title"))
 
 
 def stamp(nb: Notebook, notebook: str) -> Notebook:
@@ -194,14 +206,10 @@ def stamped_readme(text: str) -> str:
 
     An older launch line (one starting with ``[![Binder]``) is replaced; idempotent.
     """
-    lines = text.split("\n")
-    old = next((i for i, line in enumerate(lines) if line.startswith("[![Binder]")), None)
-    if old is not None:  # remove it with the blank line after it
-        del lines[old:old + 2 if old + 1 < len(lines) and lines[old + 1] == "" else old + 1]
-    if not lines or not lines[0].startswith("# "):
-        raise ValueError("README.md: the first line is not a '# ' title to put the badges under")
-    lines[2:2] = [readme_badges(), ""]
-    return "\n".join(lines)
+    no_title = "README.md: the first line is not a '# ' title to put the badges under"
+    if not text.startswith("# "):  # a '# ' comment in a code block is no title
+        raise ValueError(no_title)
+    return _under_title(text, readme_badges(), "[![Binder]", no_title)
 
 
 def lesson_paths(root: Path = ROOT) -> list[Path]:
