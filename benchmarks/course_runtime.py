@@ -21,12 +21,17 @@ Binder's limit of about 2 GB, must hold for that lesson beside the Jupyter serve
 ``--jobs N`` runs N notebooks at once, each kernel with ``OMP_NUM_THREADS`` = CPU threads / N
 unless it is set: for a GPU machine with many cores, where one lesson leaves the card mostly idle.
 Its minutes are then those of lessons sharing the machine, not the course map's.
+``--deadline MIN`` stops every notebook once MIN minutes of wall clock have passed, at the cell
+it is running, and reports how far each got: for a machine lent for a fixed time. With ``--save``
+each notebook is also written after every cell, so a run killed from outside (a time limit, a lost
+connection) still leaves the cells that ran.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import math
 import os
 import platform
 import threading
@@ -38,7 +43,7 @@ import nbformat
 import psutil
 import torch
 from nbclient import NotebookClient
-from nbclient.exceptions import CellControlSignal, DeadKernelError
+from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 
 from sftlib import ROOT
 from sftlib.colab import lesson_paths, stamped_text
@@ -145,8 +150,16 @@ def _kernel_pid(client: NotebookClient) -> int | None:
     return getattr(process, "pid", None)
 
 
+def _write_atomically(notebook, path: Path) -> None:
+    """Write ``notebook`` to ``path`` through a temporary file, so a reader never sees half of it."""
+    partial = path.with_name(path.name + ".partial")
+    nbformat.write(notebook, partial)
+    partial.replace(path)
+
+
 def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
-                 save_to: Path | None = None, in_place: bool = False) -> tuple[float, list[str]]:
+                 save_to: Path | None = None, in_place: bool = False,
+                 deadline: float | None = None) -> tuple[float, list[str], float]:
     """Execute ``notebooks/<name>.ipynb`` (or the notebook file ``name``) in a fresh kernel.
 
     Args:
@@ -154,15 +167,20 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
         timeout: seconds one cell may take.
         keep_going: run every cell even after one fails, and report the failures.
         save_to: a folder to write the executed notebook to (also when a cell failed), progress
-            bars settled (``settle_progress_bars``).
+            bars settled (``settle_progress_bars``); it is also written after every cell, bars as
+            they are, so a process killed from outside leaves the cells that ran.
         in_place: write the executed notebook over the original, progress bars settled and a
             lesson's Colab cell stamped (``sftlib.colab``) and the training precision recorded in
             its metadata (``sft_course.precision``, see ``sftlib.models.training_precision``),
             when every cell ran without an error (otherwise the original is left as it was).
+        deadline: a ``time.monotonic()`` time at which to stop, at the cell then running; the
+            cells after it are not run, and the failures begin with a ``"stopped at the
+            deadline ..."`` line naming that cell.
 
     Returns:
         Wall-clock seconds, the failed cells as ``"cell 12: AssertionError: ..."`` (empty unless
-        ``keep_going``), and the peak memory in MiB (``KernelPeakMemory`` of the kernel).
+        ``keep_going`` or ``deadline`` stopped it), and the peak memory in MiB
+        (``KernelPeakMemory`` of the kernel).
 
     Raises:
         nbclient.exceptions.CellExecutionError: a cell failed (naming it) and ``keep_going`` is off.
@@ -177,19 +195,34 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=keep_going,
                             resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
+    running = [None]  # the index of the cell being executed
+
+    def started(cell_index: int, **_) -> None:
+        running[0] = cell_index
+
+    client.on_cell_execute = started
+    if deadline is not None:  # a cell gets what is left, at least a second
+        client.timeout_func = lambda cell: max(1, min(timeout, math.ceil(deadline - time.monotonic())))
+    if save_to is not None:
+        save_to.mkdir(parents=True, exist_ok=True)
+        client.on_cell_executed = lambda **_: _write_atomically(notebook, save_to / path.name)
+    stopped, start = [], time.perf_counter()
     try:
         with KernelPeakMemory(lambda: _kernel_pid(client)) as memory:
             client.execute()
+    except CellTimeoutError:
+        if deadline is None or time.monotonic() < deadline:
+            raise  # the cell's own timeout, not the deadline
+        stopped = [f"stopped at the deadline in cell {running[0]} of {len(notebook.cells)}"]
     finally:
         seconds = time.perf_counter() - start
         if save_to is not None:
-            save_to.mkdir(parents=True, exist_ok=True)
             settle_progress_bars(notebook)
-            nbformat.write(notebook, save_to / path.name)
-    failed = [f"cell {i}: {out.ename}: {out.evalue}".strip()[:300]
-              for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
-              for out in cell.get("outputs", []) if out.output_type == "error"]
+            _write_atomically(notebook, save_to / path.name)
+    failed = stopped + [f"cell {i}: {out.ename}: {out.evalue}".strip()[:300]
+                        for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"
+                        and not (stopped and i == running[0])  # interrupted by the deadline
+                        for out in cell.get("outputs", []) if out.output_type == "error"]
     if in_place and not failed:
         settle_progress_bars(notebook)
         # the numbers depend on it; `make test` compares them only where it is the same (conftest.py)
@@ -200,13 +233,13 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
     return seconds, failed, memory.peak_mb
 
 
-def attempt(name: str, keep_going: bool, save_to: Path | None,
-            in_place: bool = False) -> tuple[float | None, list[str], float, str]:
+def attempt(name: str, keep_going: bool, save_to: Path | None, in_place: bool = False,
+            deadline: float | None = None) -> tuple[float | None, list[str], float, str]:
     """``run_notebook`` that reports instead of raising: (seconds or None, failed cells, peak MiB,
     error)."""
     try:
         seconds, failures, peak_mb = run_notebook(name, keep_going=keep_going, save_to=save_to,
-                                                  in_place=in_place)
+                                                  in_place=in_place, deadline=deadline)
     except (CellControlSignal, DeadKernelError) as err:  # a failed or timed-out cell, a dead kernel
         return None, [], float("nan"), f"({type(err).__name__})\n{str(err)[-2000:]}"
     return seconds, failures, peak_mb, ""
@@ -223,6 +256,8 @@ def main(argv: list[str] | None = None) -> None:
                              "cache: the committed outputs); names may be paths, solutions too")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="notebooks run at once (default 1; the course map's minutes use 1)")
+    parser.add_argument("--deadline", type=float, metavar="MIN",
+                        help="stop every notebook after MIN minutes of wall clock, keeping what ran")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         raise SystemExit(f"--jobs {args.jobs}: run at least 1 notebook at a time")
@@ -239,15 +274,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.jobs > 1:  # kernels inherit it: N lessons must not each take every core
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
     rows, failed, failed_cells, start = [], [], {}, time.perf_counter()
+    deadline = None if args.deadline is None else time.monotonic() + 60 * args.deadline
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:  # each notebook has its own kernel
-        results = pool.map(lambda name: attempt(name, args.keep_going, args.save, args.in_place),
-                           names)
+        results = pool.map(lambda name: attempt(name, args.keep_going, args.save, args.in_place,
+                                                deadline), names)
         for name, (seconds, failures, peak_mb, error) in zip(names, results):
             if seconds is None:  # time the others, report this one and fail at the end
                 failed.append(name)
                 print(f"{name}: FAILED {error}", flush=True)
                 continue
-            rows.append((name, seconds, peak_mb))
+            late = failures and failures[0].startswith("stopped at the deadline")
+            rows.append((name + " (stopped at the deadline)" * bool(late), seconds, peak_mb))
             print(f"{name}: {seconds / 60:.1f} min, peak memory {peak_mb:,.0f} MiB", flush=True)
             if failures:
                 failed_cells[name] = len(failures)

@@ -93,6 +93,50 @@ def test_course_runtime_reports_a_dead_kernel_and_times_the_other_notebooks(tmp_
     assert "FAILED (DeadKernelError)" in out and f"| {fine} |" in out
 
 
+def test_course_runtime_stops_at_the_deadline_and_keeps_what_ran(tmp_path, monkeypatch, capsys):
+    import time
+
+    import nbformat
+
+    slow = tmp_path / "slow.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('first')"),
+        nbformat.v4.new_code_cell(""),  # skipped by the client: not the cell it stopped in
+        nbformat.v4.new_code_cell("import time; time.sleep(60)"),
+        nbformat.v4.new_code_cell("print('never')")]), slow)
+    module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
+    start = time.monotonic()
+    seconds, failures, _ = module["run_notebook"](str(slow), save_to=tmp_path / "out",
+                                                  deadline=start + 8)
+    assert seconds < 30 and time.monotonic() - start < 30  # not the 60 s of the sleeping cell
+    assert failures == ["stopped at the deadline in cell 2 of 4"]
+    saved = nbformat.read(tmp_path / "out" / "slow.ipynb", as_version=4)
+    assert saved.cells[0].outputs[0]["text"] == "first\n" and saved.cells[3].outputs == []
+    # from the command line: the table marks the notebook that did not finish
+    monkeypatch.setattr(sys, "argv", ["course_runtime.py", str(slow), "--save", str(tmp_path / "cli"),
+                                      "--deadline", "0.1"])
+    with pytest.raises(SystemExit, match="cells that failed"):
+        runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "slow.ipynb stopped at the deadline in cell 2 of 4" in out
+    assert f"| {slow} (stopped at the deadline) |" in out
+
+
+def test_course_runtime_saves_the_notebook_after_every_cell(tmp_path):
+    import nbformat
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
+    path = tmp_path / "cells.ipynb"
+    check = "import pathlib; print(len(pathlib.Path({!r}).read_text()) > 0)"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print('one')"),
+        nbformat.v4.new_code_cell(check.format(str(tmp_path / "out" / "cells.ipynb")))]), path)
+    module["run_notebook"](str(path), save_to=tmp_path / "out")
+    saved = nbformat.read(tmp_path / "out" / "cells.ipynb", as_version=4)
+    assert saved.cells[1].outputs[0]["text"] == "True\n"  # written before the second cell ran
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["cells.ipynb"]  # no partial file
+
+
 def test_course_runtime_runs_notebooks_at_once_with_a_share_of_the_threads(tmp_path, monkeypatch, capsys):
     import nbformat
 
