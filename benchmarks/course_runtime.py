@@ -193,6 +193,9 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
         known = ", ".join(p.stem for p in sorted(NOTEBOOKS.glob("*.ipynb")))
         raise FileNotFoundError(f"no notebook {path.name}; the course has: {known}")
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:  # a saved notebook holds only what this run executed
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=keep_going,
                             resources={"metadata": {"path": str(path.parent)}})
     running = [None]  # the index of the cell being executed

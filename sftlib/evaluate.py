@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 LOGITS_BUDGET = 2**26
 
 
-@torch.no_grad()
 def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_length: int = 512) -> float:
     """Token-weighted perplexity of ``model`` on ``texts``, each scored as ``<s> text </s>``.
 
@@ -27,17 +26,41 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
         batch_size: documents per forward pass.
 
     Returns:
-        ``exp(total negative log-likelihood / number of predicted tokens)``, a float >= 1.
+        ``exp(total negative log-likelihood / number of predicted tokens)``, a float >= 1, over
+        the tokens that :func:`document_logprobs` scores.
 
     Example:
         >>> perplexity(model, tokenizer, ["The capital of France is Paris."])  # doctest: +SKIP
         3.2
     """
+    scored = document_logprobs(model, tokenizer, texts, batch_size, max_length)
+    return math.exp(-sum(logp for logp, _ in scored) / sum(n for _, n in scored))
+
+
+@torch.no_grad()
+def document_logprobs(model, tokenizer, texts: list[str], batch_size: int = 16,
+                      max_length: int = 512) -> list[tuple[float, int]]:
+    """Log-probability of each document, scored as ``<s> text </s>`` in right-padded batches.
+
+    Every token after the first is predicted from the ones before it: the text's first token
+    too where the tokenizer adds a BOS (``tiny``), not where it adds none (SmolLM2), since then
+    nothing comes before it. The EOS appended to each text is scored as well.
+
+    Args:
+        model: a causal LM; it is put in eval mode.
+        tokenizer: its tokenizer (padding is masked out).
+        texts: documents; each is truncated to ``max_length`` tokens, EOS included.
+        batch_size: documents per forward pass.
+
+    Returns:
+        One ``(log_prob, num_tokens)`` per text: natural-log probability (<= 0) and the number
+        of tokens it sums over.
+    """
     if not texts:
-        raise ValueError("perplexity: no texts given")
+        raise ValueError("document_logprobs: no texts given")
     model.eval()
     device = next(model.parameters()).device
-    total_nll, total_tokens = 0.0, 0
+    scored = []
     for i in tqdm(range(0, len(texts), batch_size), desc="perplexity", leave=False,
                   disable=len(texts) <= 4 * batch_size):
         batch = [t + tokenizer.eos_token for t in texts[i : i + batch_size]]
@@ -46,10 +69,10 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
         logits = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits.float()
         targets = enc.input_ids[:, 1:].masked_fill(enc.attention_mask[:, 1:] == 0, -100)
         nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets,
-                                                ignore_index=-100, reduction="sum")
-        total_nll += nll.item()
-        total_tokens += int((targets != -100).sum())
-    return math.exp(total_nll / total_tokens)
+                                                ignore_index=-100, reduction="none")  # (batch, tokens)
+        scored += [(-row.sum().item(), int((row_targets != -100).sum()))
+                   for row, row_targets in zip(nll, targets)]
+    return scored
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,8 @@ def test_course_runtime_stops_at_the_deadline_and_keeps_what_ran(tmp_path, monke
         nbformat.v4.new_code_cell("print('first')"),
         nbformat.v4.new_code_cell(""),  # skipped by the client: not the cell it stopped in
         nbformat.v4.new_code_cell("import time; time.sleep(60)"),
-        nbformat.v4.new_code_cell("print('never')")]), slow)
+        nbformat.v4.new_code_cell("print('never')", execution_count=3, outputs=[
+            nbformat.v4.new_output("stream", text="from an earlier run\n")])]), slow)
     module = runpy.run_path(str(ROOT / "benchmarks" / "course_runtime.py"))
     start = time.monotonic()
     seconds, failures, _ = module["run_notebook"](str(slow), save_to=tmp_path / "out",
@@ -111,7 +112,8 @@ def test_course_runtime_stops_at_the_deadline_and_keeps_what_ran(tmp_path, monke
     assert seconds < 30 and time.monotonic() - start < 30  # not the 60 s of the sleeping cell
     assert failures == ["stopped at the deadline in cell 2 of 4"]
     saved = nbformat.read(tmp_path / "out" / "slow.ipynb", as_version=4)
-    assert saved.cells[0].outputs[0]["text"] == "first\n" and saved.cells[3].outputs == []
+    assert saved.cells[0].outputs[0]["text"] == "first\n"
+    assert saved.cells[3].outputs == [] and saved.cells[3].execution_count is None  # not run: cleared
     # from the command line: the table marks the notebook that did not finish
     monkeypatch.setattr(sys, "argv", ["course_runtime.py", str(slow), "--save", str(tmp_path / "cli"),
                                       "--deadline", "0.1"])

@@ -20,6 +20,26 @@ def test_perplexity_matches_a_hand_computation(tiny):
                                                                               rel=1e-4)
 
 
+def test_document_logprobs_scores_each_text_as_perplexity_does(tiny):
+    from sftlib.evaluate import document_logprobs
+
+    model, tokenizer = tiny
+    texts = ["The capital of France is Paris.", "Peru lies in South America. It is big.", "Lima"]
+    by_hand = []
+    for text in texts:  # one at a time, no padding: BOS, the text, EOS; all but BOS predicted
+        ids = tokenizer(text + tokenizer.eos_token, return_tensors="pt").input_ids
+        with torch.no_grad():
+            logp = model(ids).logits[0, :-1].log_softmax(-1)
+        by_hand.append((logp.gather(1, ids[0, 1:, None]).sum().item(), ids.shape[1] - 1))
+    scored = document_logprobs(model, tokenizer, texts, batch_size=2)  # padded beside a longer text
+    assert [n for _, n in scored] == [n for _, n in by_hand]
+    assert [lp for lp, _ in scored] == pytest.approx([lp for lp, _ in by_hand], rel=1e-4)
+    total = math.exp(-sum(lp for lp, _ in scored) / sum(n for _, n in scored))
+    assert perplexity(model, tokenizer, texts, batch_size=2) == pytest.approx(total, rel=1e-12)
+    with pytest.raises(ValueError, match="no texts"):
+        document_logprobs(model, tokenizer, [])
+
+
 def test_complete_and_probe_accuracy(tiny):
     model, tokenizer = tiny
     probes = [{"prompt": "The capital of France is", "answer": "Paris"},
