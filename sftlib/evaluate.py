@@ -33,6 +33,8 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
         >>> perplexity(model, tokenizer, ["The capital of France is Paris."])  # doctest: +SKIP
         3.2
     """
+    if not texts:
+        raise ValueError("perplexity: no texts given")
     scored = document_logprobs(model, tokenizer, texts, batch_size, max_length)
     return math.exp(-sum(logp for logp, _ in scored) / sum(n for _, n in scored))
 
@@ -270,7 +272,8 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
         if any(not a for a in ctx):  # its first token would have no position to be predicted from
             k = i + next(n for n, a in enumerate(ctx) if not a)
             raise ValueError(f"continuation_logprobs: context {k} has no tokens; give it text, or "
-                             "add_special_tokens=True for a BOS to start from")
+                             "add_special_tokens=True where the tokenizer adds a BOS to start from "
+                             "(document_logprobs scores whole texts with or without one)")
         rows = [a + b for a, b in zip(ctx, cont)]
         for group in logit_groups([len(r) for r in rows], model.config.vocab_size):
             width = max(len(r) for r in rows[group])
