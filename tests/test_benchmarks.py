@@ -231,3 +231,21 @@ def test_course_runtime_peak_memory_counts_the_processes_a_kernel_starts(tmp_pat
     _, _, peak_alone = module["run_notebook"](str(alone))
     _, _, peak_child = module["run_notebook"](str(child))
     assert peak_alone > 400 and peak_child > 400  # 400 MiB touched, in the kernel or in its child
+
+
+def test_as_t4_hides_bf16_from_every_process_and_runs_the_sitecustomize_it_hides(tmp_path):
+    import subprocess
+
+    hidden = tmp_path / "site"
+    hidden.mkdir()
+    (hidden / "sitecustomize.py").write_text("import builtins; builtins.HIDDEN_RAN = True\n")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'benchmarks' / 'as_t4'}{os.pathsep}{hidden}"}
+    # a CPU answers no bf16 anyway, so look at what was put in place: the answer, and the memory
+    # cap queued for when CUDA starts
+    probe = ("import builtins, torch; from sftlib.models import supports_bf16; "
+             "print(torch.cuda.is_bf16_supported.__module__, supports_bf16(torch.device('cuda')), "
+             "'_t4_memory' in [call.__name__ for call, _ in torch.cuda._queued_calls], "
+             "getattr(builtins, 'HIDDEN_RAN', False))")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    assert out.split() == ["sitecustomize", "False", "True", "True"]
