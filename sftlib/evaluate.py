@@ -21,7 +21,7 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
 
     Args:
         model: a causal LM; it is put in eval mode.
-        tokenizer: its tokenizer (adds BOS; padding is masked out of the loss).
+        tokenizer: its tokenizer (padding is masked out of the loss).
         texts: documents; each is truncated to ``max_length`` tokens.
         batch_size: documents per forward pass.
 

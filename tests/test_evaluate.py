@@ -40,6 +40,29 @@ def test_document_logprobs_scores_each_text_as_perplexity_does(tiny):
         document_logprobs(model, tokenizer, [])
 
 
+def test_document_logprobs_without_a_bos_scores_from_the_second_token(tiny):
+    import copy
+
+    from sftlib.evaluate import continuation_logprobs, document_logprobs
+
+    model, tokenizer = tiny
+    no_bos = copy.deepcopy(tokenizer)
+    no_bos.add_bos_token = False  # as SmolLM2's tokenizer: nothing before the text's first token
+    texts = ["Peru lies in South America.", "Lima"]
+    with pytest.raises(ValueError, match="context 0 has no tokens"):  # lesson 08's first try
+        continuation_logprobs(model, no_bos, ["", ""], texts)
+    by_hand = []
+    for text in texts:
+        ids = no_bos(text + no_bos.eos_token, return_tensors="pt").input_ids
+        assert ids[0, 0] != tokenizer.bos_token_id
+        with torch.no_grad():
+            logp = model(ids).logits[0, :-1].log_softmax(-1)
+        by_hand.append((logp.gather(1, ids[0, 1:, None]).sum().item(), ids.shape[1] - 1))
+    scored = document_logprobs(model, no_bos, texts)
+    assert [n for _, n in scored] == [n for _, n in by_hand]
+    assert [lp for lp, _ in scored] == pytest.approx([lp for lp, _ in by_hand], rel=1e-4)
+
+
 def test_complete_and_probe_accuracy(tiny):
     model, tokenizer = tiny
     probes = [{"prompt": "The capital of France is", "answer": "Paris"},
