@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
 from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy, probe_hits
+from sftlib.templates import without_added_bos
 from sftlib.train import TrainConfig, train
 
 
@@ -100,8 +101,7 @@ def as_text_pair(messages: list[dict], tokenizer) -> dict[str, str]:
         raise ValueError("as_text_pair: the template does not render the prompt as a prefix of the "
                          f"conversation followed by an answer ending in EOS {tokenizer.eos_token!r}; "
                          f"the conversation ends {full[-40:]!r}")
-    adds_bos = tokenizer.bos_token is not None and tokenizer("x")["input_ids"][0] == tokenizer.bos_token_id
-    return {"prompt": prompt.removeprefix(tokenizer.bos_token) if adds_bos else prompt,
+    return {"prompt": without_added_bos(tokenizer, prompt),
             "completion": ended[len(prompt): -len(tokenizer.eos_token)]}
 
 

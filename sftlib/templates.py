@@ -265,6 +265,19 @@ def tokenize_chat(messages: list[dict], tokenizer, max_length: int | None = None
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels_from_mask(ids, mask)}
 
 
+def without_added_bos(tokenizer, text: str) -> str:
+    """``text`` without its leading BOS if the tokenizer adds a BOS itself when it tokenizes.
+
+    A chat template writes the BOS into the text (``tiny``'s starts with ``<s>``); tokenizing that
+    text with the special tokens would then give two BOS tokens. Where the tokenizer adds none,
+    the text is returned unchanged: SmolLM2 names ``<|im_start|>`` its BOS but never adds it, and
+    there the same characters open the chat's first turn.
+    """
+    bos = tokenizer.bos_token
+    adds_bos = bos is not None and tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id]
+    return text.removeprefix(bos) if adds_bos else text
+
+
 def tokenize_prompt_completion(prompt: str, completion: str, tokenizer,
                                max_length: int | None = None) -> dict[str, list[int]]:
     """Tokenize plain-text ``prompt + completion + EOS``; only completion and EOS are trained.

@@ -5,7 +5,7 @@ from sftlib.models import load_tokenizer
 from sftlib.templates import (CHATML_TEMPLATE, IGNORE_INDEX, INST_TEMPLATE, chatml_template,
                               compile_template, labels_from_mask, load_template, mask_html,
                               render_chat, tokenize_chat, training_template,
-                              without_end_of_turn)
+                              without_added_bos, without_end_of_turn)
 
 CHAT = [{"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Hi"},
@@ -110,6 +110,22 @@ def test_tokenize_prompt_completion_trains_completion_and_eos(tiny):
     assert tokenizer.decode(trained) == " Lima</s>"
     with pytest.raises(ValueError, match="max_length=3"):
         tokenize_prompt_completion("Where was Kira born?", " Lima", tokenizer, max_length=3)
+
+
+def test_without_added_bos_strips_only_a_bos_the_tokenizer_adds_again(tiny):
+    _, tokenizer = tiny
+    chat = tokenizer.apply_chat_template(CHAT[:2], tokenize=False, add_generation_prompt=True)
+    assert chat.startswith("<s>")  # tiny's template writes the BOS, and its tokenizer adds one
+    stripped = without_added_bos(tokenizer, chat)
+    assert stripped == chat[len("<s>"):]
+    assert tokenizer(stripped)["input_ids"].count(tokenizer.bos_token_id) == 1
+    assert without_added_bos(tokenizer, "Lima.") == "Lima."
+
+    smol = load_tokenizer("tiny")  # SmolLM2's layout: BOS <|im_start|>, never added
+    smol.add_special_tokens({"bos_token": "<|im_start|>"})
+    smol.add_bos_token = False
+    turn = "<|im_start|>user\nHi<|im_end|>\n"
+    assert without_added_bos(smol, turn) == turn  # here it opens the first turn: it must stay
 
 
 # A ChatML template without loss-mask markers that adds a default system message, as SmolLM2's does.
