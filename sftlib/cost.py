@@ -231,9 +231,23 @@ def measure_training_memory(profile: str, config, examples: int = 64,
     done = subprocess.run([sys.executable, "-m", "sftlib.cost", args], capture_output=True,
                           text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"memory measurement of {profile} / {config.method} failed:\n"
-                           f"{done.stderr[-3000:]}")
+        raise RuntimeError(f"memory measurement of {profile} / {config.method} failed: "
+                           f"{_why_it_stopped(done.returncode)}\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _why_it_stopped(returncode: int) -> str:
+    """A child process's non-zero ``returncode`` in words (negative: the signal that ended it)."""
+    import signal
+
+    if returncode >= 0:
+        return f"the measuring process exited with status {returncode}"
+    name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else "?"
+    why = f"the measuring process was killed by signal {-returncode} ({name})"
+    if -returncode == signal.SIGKILL:  # what Linux's out-of-memory killer sends, silently
+        why += (", most likely because the machine or its container ran out of memory (Binder "
+                "gives 2 GB); the run needs about the `estimate` of estimate_training_memory")
+    return why
 
 
 def _measure_child(request: dict) -> dict:

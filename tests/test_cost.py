@@ -71,6 +71,20 @@ def test_measure_training_memory_runs_in_a_child_process():
         measure_training_memory("no-such-profile", config, examples=8)
 
 
+def test_measure_training_memory_says_a_killed_child_likely_ran_out_of_memory(monkeypatch):
+    import subprocess
+
+    config = TrainConfig(method="full", max_steps=1, batch_size=4)
+    killed = lambda args, **kw: subprocess.CompletedProcess(args, -9, "", "")  # the OOM killer's SIGKILL
+    monkeypatch.setattr(subprocess, "run", killed)
+    with pytest.raises(RuntimeError, match=r"killed by signal 9 \(SIGKILL\).*ran out of memory"):
+        measure_training_memory("tiny", config)
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: subprocess.CompletedProcess(args, -15, "", ""))
+    with pytest.raises(RuntimeError, match=r"signal 15 \(SIGTERM\)$") as stopped:
+        measure_training_memory("tiny", config)
+    assert "memory" not in str(stopped.value).replace("memory measurement", "")
+
+
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 def test_return_freed_memory_shrinks_the_resident_set_after_tensors_are_freed():
     import psutil
