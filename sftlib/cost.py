@@ -221,6 +221,10 @@ def measure_training_memory(profile: str, config, examples: int = 64,
         training``, the peak the run added), and ``estimate`` with its four parts from
         ``estimate_training_memory`` for the same model and batch; ``kind`` says what was read;
         ``s/step`` is the run's wall-clock seconds per optimizer step.
+
+    Raises:
+        RuntimeError: the child failed; the message says how it stopped (a SIGKILL, most likely
+            the out-of-memory killer) and ends with its last error output.
     """
     import dataclasses
     import subprocess
@@ -246,7 +250,7 @@ def _why_it_stopped(returncode: int) -> str:
     why = f"the measuring process was killed by signal {-returncode} ({name})"
     if -returncode == signal.SIGKILL:  # what Linux's out-of-memory killer sends, silently
         why += (", most likely because the machine or its container ran out of memory (Binder "
-                "gives 2 GB); the run needs about the `estimate` of estimate_training_memory")
+                "gives 2 GB); estimate_training_memory says about how much this run needs")
     return why
 
 
