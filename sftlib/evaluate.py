@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-# Most logits one forward pass of continuation_logprobs makes: 2**26 float32 values are 256 MiB,
-# and its log-softmax copy as much again. Lesson 08, whose judge scores 60 tickets with SmolLM2's
-# 49,152-token vocabulary, peaked at 3,789 MiB without the limit and 2,375 MiB with it.
+# Most logits one forward pass of continuation_logprobs makes: 2**26 float32 values are 256 MiB.
+# Lesson 08, whose judge scores 60 tickets with SmolLM2's 49,152-token vocabulary, peaked at
+# 3,789 MiB without the limit and 2,375 MiB with it (then with a log-softmax of every position).
 LOGITS_BUDGET = 2**26
 
 
@@ -280,20 +280,22 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
             ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows[group]], device=device)
             mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows[group]],
                                 device=device)
-            logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+            logits = model(input_ids=ids, attention_mask=mask).logits  # (rows, width, vocab)
             for row, (a, b) in enumerate(zip(ctx[group], cont[group])):
-                positions = torch.arange(len(a) - 1, len(a) + len(b) - 1, device=device)
+                # only the positions that predict the continuation: a log-softmax of the whole
+                # group would double its memory (SmolLM2: 49,152 values a position)
+                logp = logits[row, len(a) - 1 : len(a) + len(b) - 1].float().log_softmax(-1)
                 targets = torch.tensor(b, device=device)
-                results.append((logp[row, positions, targets].sum().item(), len(b)))
+                results.append((logp[torch.arange(len(b), device=device), targets].sum().item(), len(b)))
     return results
 
 
 def logit_groups(lengths: list[int], vocab_size: int, budget: int = LOGITS_BUDGET) -> list[slice]:
     """Consecutive groups of rows, each scored in one forward pass within a memory budget.
 
-    A forward pass of ``n`` right-padded rows makes ``n x longest x vocab_size`` logits, and
-    ``continuation_logprobs`` keeps a log-softmax copy of the same size. A group grows while that
-    count stays within ``budget`` (one row is a group even when it alone exceeds it).
+    A forward pass of ``n`` right-padded rows makes ``n x longest x vocab_size`` logits. A group
+    grows while that count stays within ``budget`` (one row is a group even when it alone exceeds
+    it).
 
     Args:
         lengths: token count of each row, in order.
