@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -495,14 +495,44 @@ class QATask(NamedTuple):
     test_questions: list[dict]
 
 
+def one_question_per_entity(records: Sequence[Mapping], every: int = 1) -> list[dict]:
+    """One record of every ``every``-th entity, taking the entities' attributes in turn.
+
+    The QA files list each person's six attributes in the same order, so a plain ``records[::6]``
+    asks every person their birth date. Here the first chosen entity gives its first attribute,
+    the second its second, and so on, so each attribute is asked about equally often.
+
+    Args:
+        records: records with an ``entity`` key (QA records, probes), in file order.
+        every: take every ``every``-th entity in order of first appearance (1: all of them).
+
+    Returns:
+        ``ceil(entities / every)`` records, one per chosen entity, in the entities' order.
+
+    Example:
+        >>> rows = [{"entity": e, "attribute": a} for e in "xyz" for a in ("date", "city")]
+        >>> [(r["entity"], r["attribute"]) for r in one_question_per_entity(rows)]
+        [('x', 'date'), ('y', 'city'), ('z', 'date')]
+    """
+    if every < 1:
+        raise ValueError(f"one_question_per_entity: every must be 1 or more, got {every}")
+    by_entity: dict[str, list[Mapping]] = {}
+    for record in records:
+        by_entity.setdefault(record["entity"], []).append(record)
+    chosen = list(by_entity.values())[::every]
+    return [dict(rows[turn % len(rows)]) for turn, rows in enumerate(chosen)]
+
+
 def qa_task() -> QATask:
-    """``data/qa`` as lessons 03-06 use it, the same in every lesson so their numbers compare.
+    """``data/qa`` as lessons 03-10 use it, the same in every lesson so their numbers compare.
 
     Returns:
         ``train``: all 4,500 training records as ``messages``; ``validation``: every 7th
-        validation record as ``messages`` (129, for the validation loss); ``val_questions``: every
-        6th validation record (150, for accuracy while choosing); ``test_questions``: every 12th
-        test record (300, scored once at the end). Validation and test people never appear in train.
+        validation record as ``messages`` (129, for the validation loss); ``val_questions``: one
+        question per validation person (150, for accuracy while choosing); ``test_questions``: one
+        question for every other test person (300, scored once at the end). Both ask about the six
+        attributes equally often (``one_question_per_entity``). Validation and test people never
+        appear in train.
     """
     from datasets import Dataset
 
@@ -512,5 +542,6 @@ def qa_task() -> QATask:
     def chats(records: list[dict]) -> Dataset:
         return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
 
-    return QATask(chats(split("train")), chats(split("validation", 7)), split("validation", 6),
-                  split("test", 12))
+    return QATask(chats(split("train")), chats(split("validation", 7)),
+                  one_question_per_entity(split("validation")),
+                  one_question_per_entity(split("test"), every=2))

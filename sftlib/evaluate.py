@@ -237,6 +237,26 @@ def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
             "example": outs[0].text}
 
 
+def clearly_better(a: float, b: float, n: int, z: float = 2.0) -> bool:
+    """Whether accuracy ``a`` beats ``b`` by more than ``z`` standard errors of their difference.
+
+    ``a`` and ``b`` are shares of ``n`` questions each (0..1), treated as independent binomial
+    estimates, so the standard error of ``a - b`` is ``sqrt(a(1-a)/n + b(1-b)/n)``. On 150
+    questions two accuracies near 50 % must differ by about 11 points to count; a few points
+    are what another seed or a slightly different question set moves.
+
+    Example:
+        >>> clearly_better(0.60, 0.45, 150), clearly_better(0.60, 0.55, 150)
+        (True, False)
+    """
+    if n < 1:
+        raise ValueError(f"clearly_better: n must be the number of questions (1 or more), got {n}")
+    if not (0 <= a <= 1 and 0 <= b <= 1):
+        raise ValueError(f"clearly_better: accuracies are shares between 0 and 1, got {a} and {b}")
+    error = math.sqrt((a * (1 - a) + b * (1 - b)) / n)
+    return a - b > z * error
+
+
 @torch.no_grad()
 def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: list[str],
                           batch_size: int = 32, add_special_tokens: bool = True) -> list[tuple[float, int]]:
@@ -334,7 +354,7 @@ def answer_perplexity(model, tokenizer, contexts: list[str], answers: list[str],
 
 def multiple_choice(model, tokenizer, items: list[dict], render=None, separator: str = " ",
                     add_special_tokens: bool = True, batch_size: int = 32) -> dict:
-    """Score multiple-choice items the way log-likelihood harnesses do (MMLU-shaped records).
+    """Score multiple-choice items cloze-style, as log-likelihood harnesses score ARC or HellaSwag.
 
     Each option is scored as the continuation ``separator + choice`` of the rendered question.
     The model's pick is the option with the highest log-probability (``accuracy``) or the highest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from sftlib import DATA_DIR
 from sftlib.data import (DataFormatError, load_sft_dataset, read_jsonl, to_alpaca, to_messages,
                          to_prompt_completion, write_jsonl)
+from sftlib.pools import QA_QUESTIONS
 from test_schemas import ALPACA, CHAT, PC  # one sample record per shape
 
 
@@ -351,3 +353,23 @@ def test_qa_task_gives_the_training_lessons_their_splits_without_shared_people()
     assert [m["role"] for m in task.train[0]["messages"]] == ["user", "assistant"]
     trained = {r["entity"] for r in read_jsonl(DATA_DIR / "qa" / "train.jsonl")}
     assert not trained & {r["entity"] for r in task.val_questions + task.test_questions}
+    # one question per person, every attribute asked equally often (not 150 birth dates)
+    for questions, per_attribute in ((task.val_questions, 25), (task.test_questions, 50)):
+        assert len({q["entity"] for q in questions}) == len(questions)
+        assert Counter(q["attribute"] for q in questions) == dict.fromkeys(QA_QUESTIONS, per_attribute)
+
+
+def test_one_question_per_entity_takes_the_attributes_in_turn():
+    from sftlib.data import one_question_per_entity
+
+    rows = [{"entity": e, "attribute": a, "n": i} for i, (e, a) in
+            enumerate((e, a) for e in "abcde" for a in ("date", "city", "job"))]
+    picked = one_question_per_entity(rows)
+    assert [(r["entity"], r["attribute"]) for r in picked] == [
+        ("a", "date"), ("b", "city"), ("c", "job"), ("d", "date"), ("e", "city")]
+    assert [r["entity"] for r in one_question_per_entity(rows, every=2)] == ["a", "c", "e"]
+    assert [r["attribute"] for r in one_question_per_entity(rows, every=2)] == ["date", "city", "job"]
+    picked[0]["n"] = -1  # copies: the caller's records are not changed
+    assert rows[0]["n"] == 0
+    with pytest.raises(ValueError, match="every must be 1 or more"):
+        one_question_per_entity(rows, every=0)

@@ -242,3 +242,19 @@ def test_score_answers_accuracy_ignores_spaces_around_the_expected_answer(tiny):
                                           add_special_tokens=True, max_new_tokens=4)
     assert score(plain)["accuracy"] == 1.0  # the tiny model knows it
     assert score(spaced)["accuracy"] == score(plain)["accuracy"]
+
+
+def test_clearly_better_asks_for_more_than_noise_on_the_number_of_questions():
+    from sftlib.evaluate import clearly_better
+
+    assert clearly_better(0.60, 0.45, 150) and not clearly_better(0.60, 0.55, 150)
+    assert clearly_better(0.60, 0.55, 2000)  # the same 5 points are clear on many more questions
+    assert not clearly_better(0.45, 0.60, 150)  # one-sided: a must be the larger
+    assert not clearly_better(0.5, 0.5, 10**6)
+    # 0.7 against 0.5 on 100 questions: the difference's standard error is sqrt(0.46 / 100) = 0.068,
+    # so 20 points are 2.95 standard errors: clear at z=2, not at z=3
+    assert clearly_better(0.7, 0.5, 100, z=2) and not clearly_better(0.7, 0.5, 100, z=3)
+    with pytest.raises(ValueError, match="number of questions"):
+        clearly_better(0.6, 0.4, 0)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        clearly_better(60, 40, 150)

@@ -135,3 +135,17 @@ def test_grade_says_what_it_needs():
         grade("03", 4000.0)
     with pytest.raises(FileNotFoundError, match="two-digit number"):
         grade("3", print)
+
+
+@pytest.mark.filterwarnings("ignore:some_library.old_api")  # it reaches this session too
+def test_grade_keeps_library_warnings_out_of_the_learners_report(tmp_path, monkeypatch, capsys):
+    import sftlib.exercises as exercises
+
+    (tmp_path / "test_lesson99.py").write_text(
+        "import warnings\n\n\ndef test_noisy_import():\n"
+        "    warnings.warn('some_library.old_api is deprecated', DeprecationWarning)\n")
+    monkeypatch.setattr(exercises, "TESTS_DIR", tmp_path)
+    assert exercises.grade("99", print) is True
+    report = capsys.readouterr().out
+    assert "1 passed" in report
+    assert "warnings summary" not in report and "deprecated" not in report
