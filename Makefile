@@ -54,7 +54,7 @@ test: setup
 # The same suite as a CPU without bf16 instructions runs it (many laptops): oneDNN's, PyTorch's and
 # MKL's kernels held to AVX2, so the recipe trains in float32 and the numbers differ from the
 # committed ones. Checked cells are then compared with their numbers masked (conftest.py); every
-# claim's assert still runs. Run it after changing a lesson's claims. About 16 minutes on 2 cores.
+# claim's assert still runs. Run it after changing a lesson's claims. About 17 minutes on 2 cores.
 test-float32: setup
 	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 $(MAKE) test
 
