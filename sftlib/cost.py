@@ -188,6 +188,36 @@ def estimate_training_memory(model, tokens: int, activation_bytes: int = 4) -> M
                           activations=tokens * per_token * activation_bytes / MB)
 
 
+def saved_activations_mb(model, batch: dict[str, torch.Tensor]) -> float:
+    """MiB of the tensors autograd keeps for backward in one training forward pass, counted.
+
+    Runs ``model(**batch, labels=batch["input_ids"])`` (the loss included) under
+    ``torch.autograd.graph.saved_tensors_hooks`` and adds up the storage of every tensor saved for
+    backward, once per storage (views share one). Parameters are not counted: they are weights.
+    This is the exact figure that ``estimate_training_memory``'s ``activations`` approximates; it
+    leaves out the temporaries a step creates and frees, which a measured peak includes.
+
+    Args:
+        model: a causal LM with its trainable set, in the mode it trains in (``model.train()``).
+        batch: ``input_ids`` and ``attention_mask`` of shape (batch, length), on the model's device.
+
+    Returns:
+        MiB; 0.0 when nothing that is computed requires a gradient.
+    """
+    saved: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        saved[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        output = model(**batch, labels=batch["input_ids"])
+    del output  # frees the graph and what it saved
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    return sum(size for pointer, size in saved.items() if pointer not in weights) / MB
+
+
 GPU_RESULTS = ROOT / "benchmarks" / "results" / "gpu_methods_h100.json"
 
 
@@ -206,8 +236,8 @@ def recorded_gpu_runs(path: Path = GPU_RESULTS) -> dict:
     return json.loads(path.read_text())
 
 
-def measure_training_memory(profile: str, config, examples: int = 64,
-                            device: str | None = None) -> dict[str, float]:
+def measure_training_memory(profile: str, config, examples: int = 64, device: str | None = None,
+                            env: dict[str, str] | None = None) -> dict[str, float]:
     """Peak memory of a short training run of ``profile``, measured in a fresh Python process.
 
     A process's allocator keeps and reuses memory that earlier runs freed, so runs measured one
@@ -216,24 +246,35 @@ def measure_training_memory(profile: str, config, examples: int = 64,
     prompt/completion pairs, and reports the model's weights plus the peak that training added
     (weights are paged in first: safetensors may leave them memory-mapped until first touched).
 
+    Args:
+        profile: a profile name or a ``save_pretrained`` folder.
+        config: the ``TrainConfig`` to run (its ``max_steps`` steps).
+        examples: QA training examples; the batch is padded to the longest of them.
+        device: where to train; None picks CUDA, then MPS, then CPU.
+        env: environment variables added for the child, e.g. ``{"MALLOC_MMAP_THRESHOLD_":
+            "131072"}``, which fixes glibc's threshold for serving large blocks by ``mmap``
+            (returned to the system when freed) instead of letting it rise after each free.
+
     Returns:
         MiB figures: ``measured`` (= ``measured weights``, the model's tensors, plus ``measured
         training``, the peak the run added), and ``estimate`` with its four parts from
-        ``estimate_training_memory`` for the same model and batch; ``kind`` says what was read;
-        ``s/step`` is the run's wall-clock seconds per optimizer step.
+        ``estimate_training_memory`` for the same model and batch; ``saved activations``, what
+        autograd kept for backward in one forward pass of that batch (``saved_activations_mb``);
+        ``kind`` says what was read; ``s/step`` is the run's wall-clock seconds per optimizer step.
 
     Raises:
         RuntimeError: the child failed; the message says how it stopped (a SIGKILL, most likely
             the out-of-memory killer) and ends with its last error output.
     """
     import dataclasses
+    import os
     import subprocess
     import sys
 
     args = json.dumps({"profile": profile, "config": dataclasses.asdict(config),
                        "examples": examples, "device": device})
     done = subprocess.run([sys.executable, "-m", "sftlib.cost", args], capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, env={**os.environ, **(env or {})})
     if done.returncode != 0:
         raise RuntimeError(f"memory measurement of {profile} / {config.method} failed: "
                            f"{_why_it_stopped(done.returncode)}\n{done.stderr[-3000:]}")
@@ -275,15 +316,21 @@ def _measure_child(request: dict) -> dict:
         for tensor in (*model.parameters(), *model.buffers()):
             tensor.float().sum()
     result = train(config, model, tokenizer, dataset)
-    longest = max(len(tokenizer(r["prompt"] + " " + r["completion"]).input_ids) + 1
-                  for r in records)
-    estimate = estimate_training_memory(result.model, config.batch_size * longest,
-                                        2 if result.trainer.args.bf16 else 4)
+    texts = [r["prompt"] + " " + r["completion"] for r in records]
+    longest = max(len(tokenizer(text).input_ids) + 1 for text in texts)
+    bf16 = result.trainer.args.bf16
+    estimate = estimate_training_memory(result.model, config.batch_size * longest, 2 if bf16 else 4)
+    batch = tokenizer(texts[: config.batch_size], return_tensors="pt", padding="max_length",
+                      max_length=longest).to(device)
+    result.model.train()  # count in the mode and precision the run trained in
+    with torch.autocast(result.model.device.type, dtype=torch.bfloat16, enabled=bf16):
+        saved = saved_activations_mb(result.model, dict(batch))
     return {"measured": weights + result.peak_memory_mb, "measured weights": weights,
             "measured training": result.peak_memory_mb, "kind": result.memory_kind,
             "s/step": result.seconds_per_step,
             "estimate": estimate.total,
-            **{f"estimate {k}": v for k, v in dataclasses.asdict(estimate).items()}}
+            **{f"estimate {k}": v for k, v in dataclasses.asdict(estimate).items()},
+            "saved activations": saved}
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sftlib.cost import (estimate_training_memory, measure_training_memory,
-                         training_flops)
+                         saved_activations_mb, training_flops)
 from sftlib.methods import apply_method
 from sftlib.models import load_model
 from sftlib.train import TrainConfig
@@ -67,8 +67,11 @@ def test_measure_training_memory_runs_in_a_child_process():
     found = measure_training_memory("tiny", config, examples=8)
     assert found["measured weights"] == pytest.approx(found["estimate weights"], rel=0.1)
     assert found["measured"] > found["measured weights"] > 0 and found["kind"] == "process RSS"
+    assert found["saved activations"] == pytest.approx(found["estimate activations"], rel=0.25)
     with pytest.raises(RuntimeError, match="no-such-profile"):
         measure_training_memory("no-such-profile", config, examples=8)
+    with pytest.raises(RuntimeError, match="no-such-device"):  # env reaches the child
+        measure_training_memory("tiny", config, examples=8, env={"SFT_DEVICE": "no-such-device"})
 
 
 def test_measure_training_memory_says_a_killed_child_likely_ran_out_of_memory(monkeypatch):
@@ -99,3 +102,17 @@ def test_return_freed_memory_shrinks_the_resident_set_after_tensors_are_freed():
     before = rss()
     return_freed_memory()
     assert rss() < before - 60
+
+
+def test_saved_activations_count_what_backward_needs():
+    full = load_model("tiny", device="cpu")[0].train()
+    batch = {"input_ids": torch.randint(0, full.config.vocab_size, (4, 40)),
+             "attention_mask": torch.ones(4, 40, dtype=torch.long)}
+    counted = saved_activations_mb(full, batch)
+    assert counted == pytest.approx(estimate_training_memory(full, 4 * 40).activations, rel=0.25)
+    frozen = apply_method(load_model("tiny", device="cpu")[0], TrainConfig(method="frozen",
+                                                                           freeze_layers=4)).train()
+    assert saved_activations_mb(frozen, batch) < 0.6 * counted  # 2 of 6 blocks save for backward
+    for param in full.parameters():
+        param.requires_grad_(False)
+    assert saved_activations_mb(full, batch) == 0.0  # nothing to differentiate, nothing kept
