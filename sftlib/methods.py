@@ -55,8 +55,8 @@ def lora_config(config: TrainConfig):
 
 
 def is_4bit(model) -> bool:
-    """True when the model's linear layers are bitsandbytes 4-bit layers."""
-    return bool(getattr(model, "is_loaded_in_4bit", False))
+    """True when the model holds bitsandbytes 4-bit weights (False after ``model.dequantize()``)."""
+    return any(getattr(param, "quant_state", None) is not None for param in model.parameters())
 
 
 def guard_4bit_training(model) -> int:

@@ -40,6 +40,11 @@ def test_apply_method_lora_trains_adapters_only_and_checks_quantisation():
         apply_method(peft_model, TrainConfig(method="lora"))
     with pytest.raises(ValueError, match="4-bit base model"):
         apply_method(load_model("tiny", device="cpu")[0], TrainConfig(method="qlora"))
+    nf4 = load_model("tiny", device="cpu", quantize="nf4")[0]
+    with pytest.raises(ValueError, match="not quantised"):
+        apply_method(nf4, TrainConfig(method="lora"))
+    rounded = nf4.dequantize()  # float weights again (rounded to NF4's values): plain LoRA trains them
+    assert count_parameters(apply_method(rounded, TrainConfig(method="lora")), trainable_only=True) > 0
     with pytest.raises(ValueError, match="choose one of"):
         TrainConfig(method="adapters")
 
