@@ -128,6 +128,8 @@ class SavedRun:
     total_params: int
     saved: str = ""
     state_mb: dict[str, float] = dataclasses.field(default_factory=dict)
+    step_seconds: list[float] = dataclasses.field(default_factory=list)
+    forward_tokens: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def save_run(folder: Path, key: str, result) -> Path:
@@ -148,7 +150,8 @@ def save_run(folder: Path, key: str, result) -> Path:
     run = SavedRun(result.log_history, result.seconds, result.train_tokens, result.peak_memory_mb,
                    result.memory_kind, state.global_step, float(state.total_flos or 0),
                    result.trainable_params, result.total_params,
-                   saved=time.strftime("%Y-%m-%d %H:%M"), state_mb=result.state_mb)
+                   saved=time.strftime("%Y-%m-%d %H:%M"), state_mb=result.state_mb,
+                   step_seconds=result.step_seconds, forward_tokens=result.forward_tokens)
     (tmp / "run.json").write_text(json.dumps(dataclasses.asdict(run), indent=1))
     try:
         tmp.rename(target)

@@ -7,9 +7,11 @@ training added on top of what was already loaded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,37 @@ def training_flops(n_params: int, tokens: int) -> float:
     ``tokens`` counts every non-padding input token, trained or not.
     """
     return 6.0 * n_params * tokens
+
+
+@contextlib.contextmanager
+def forward_tokens(*models) -> Iterator[dict[str, int]]:
+    """Count the token positions the models' forward passes take in while the block runs.
+
+    A forward pre-hook on each model's input embeddings adds ``batch * length`` of every input,
+    padding included (a padded position costs a real one's compute), to ``"with gradients"``
+    when autograd records the pass (it will run backward too) and to ``"without gradients"``
+    otherwise (a DPO reference model, an evaluation). ``None`` in ``models`` is skipped; a model
+    fed ``inputs_embeds`` instead of token ids is not counted.
+
+    Example:
+        >>> with forward_tokens(model) as counted:  # doctest: +SKIP
+        ...     model(torch.ones(4, 10, dtype=torch.long))
+        >>> counted
+        {'with gradients': 40, 'without gradients': 0}
+    """
+    counted = {"with gradients": 0, "without gradients": 0}
+
+    def count(module, args) -> None:
+        ids = args[0]
+        counted["with gradients" if torch.is_grad_enabled() else "without gradients"] += ids.numel()
+
+    hooks = [m.get_input_embeddings().register_forward_pre_hook(count)
+             for m in models if m is not None]
+    try:
+        yield counted
+    finally:
+        for hook in hooks:
+            hook.remove()
 
 
 class PeakMemory:

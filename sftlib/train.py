@@ -15,13 +15,14 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
 from sftlib import checkpoints
-from sftlib.cost import PeakMemory, return_freed_memory, training_state_mb
+from sftlib.cost import PeakMemory, forward_tokens, return_freed_memory, training_state_mb
 from sftlib.methods import METHODS, apply_method
 from sftlib.models import count_parameters, pick_device, quiet_weight_bars, supports_bf16
 
@@ -109,6 +110,8 @@ class TrainResult:
     total_params: int = 0
     from_cache: bool = False  # loaded by ``sftlib.checkpoints``: times and memory are the saved run's
     state_mb: dict[str, float] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)  # each optimizer step's, see step_timer
+    forward_tokens: dict[str, int] = field(default_factory=dict)  # see sftlib.cost.forward_tokens
 
     @property
     def model(self):
@@ -124,6 +127,16 @@ class TrainResult:
     def seconds_per_step(self) -> float:
         """Wall-clock seconds per optimizer step, evaluations included."""
         return self.seconds / max(self.steps, 1)
+
+    @property
+    def median_step_seconds(self) -> float:
+        """Median wall-clock seconds of one optimizer step (NaN for a run saved without them).
+
+        The fair figure for comparing methods' speed: the setup before the first step, the
+        evaluations, and a stretch of other work on the machine shorter than half the run all
+        leave the median where it is, while they move ``seconds_per_step``.
+        """
+        return statistics.median(self.step_seconds) if self.step_seconds else float("nan")
 
     @property
     def tokens_per_second(self) -> float:
@@ -365,7 +378,8 @@ def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_d
         plot_log_history(run.log_history, title=f"training loss, {run.global_step} steps (cached)")
     return TrainResult(trainer, run.log_history, run.seconds, run.train_tokens,
                        run.peak_memory_mb, run.memory_kind, run.trainable_params, run.total_params,
-                       from_cache=True, state_mb=run.state_mb)
+                       from_cache=True, state_mb=run.state_mb, step_seconds=run.step_seconds,
+                       forward_tokens=run.forward_tokens)
 
 
 def train_with_args(args, model, tokenizer, train_dataset, eval_dataset=None,
@@ -500,6 +514,35 @@ def release_model(model, keep_trainer_forward: bool = False) -> None:
     model.eval()
 
 
+def step_timer():
+    """A ``TrainerCallback`` that appends each optimizer step's wall-clock seconds to ``.seconds``.
+
+    A step is timed from the trainer's ``on_step_begin`` to its ``on_step_end``: the forward and
+    backward passes of its batches (all of them with gradient accumulation) and the optimizer's
+    update. Fetching the batch, evaluation, logging and checkpoints fall outside. On CUDA the clock
+    is read after the GPU has finished its queued work, so a step is not timed as its launch only.
+    """
+    import torch
+    from transformers import TrainerCallback
+
+    def now() -> float:
+        if torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    class StepTimer(TrainerCallback):
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.start = now()
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.seconds.append(now() - self.start)
+
+    return StepTimer()
+
+
 def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
                 keep_trainer_forward: bool = False) -> TrainResult:
     """Train a ready TRL/transformers ``trainer``, timed and with its peak memory measured.
@@ -512,21 +555,26 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
         keep_trainer_forward: as in ``release_model``.
 
     Returns:
-        ``TrainResult``: wall-clock seconds of ``trainer.train()``, peak memory it added (MiB,
-        see ``PeakMemory``), the state it held (``training_state_mb``), the parameter counts; the
-        model is left in eval mode, the optimizer's state is freed and a ``scratch_dir`` output
-        folder is removed.
+        ``TrainResult``: wall-clock seconds of ``trainer.train()`` and of each step
+        (``step_timer``), the token positions its forward passes took in (``forward_tokens``), the
+        peak memory it added (MiB, see ``PeakMemory``), the state it held
+        (``training_state_mb``), the parameter counts; the model is left in eval mode, the
+        optimizer's state is freed and a ``scratch_dir`` output folder is removed.
     """
     from transformers import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # with the bar off, logs go to the live plot or nowhere
+    timer = step_timer()
+    trainer.add_callback(timer)
     model = trainer.model
     try:
-        with PeakMemory(model.device) as memory, quiet_weight_bars():  # checkpoints: no save bars
+        with (PeakMemory(model.device) as memory, quiet_weight_bars(),  # checkpoints: no save bars
+              forward_tokens(model, getattr(trainer, "ref_model", None)) as tokens):
             start = time.perf_counter()
             trainer.train(resume_from_checkpoint=resume_from_checkpoint)
             seconds = time.perf_counter() - start
     finally:  # also after an error or an interrupted cell: the model is left plain, no files
+        trainer.remove_callback(timer)
         drop_scratch(trainer.args.output_dir)  # early stopping's best checkpoint is loaded by now
         release_model(model, keep_trainer_forward)
     state = training_state_mb(trainer)
@@ -536,4 +584,4 @@ def run_trainer(trainer, resume_from_checkpoint: str | bool | None = None,
     return TrainResult(trainer, trainer.state.log_history, seconds,
                        int(trainer.state.num_input_tokens_seen or 0), memory.peak_mb, memory.kind,
                        count_parameters(model, trainable_only=True), count_parameters(model),
-                       state_mb=state)
+                       state_mb=state, step_seconds=timer.seconds, forward_tokens=tokens)

@@ -72,6 +72,9 @@ def test_a_repeated_run_is_loaded_with_the_same_weights_and_log(cache, data, met
     assert again.log_history == first.log_history and again.steps == first.steps == 3
     assert again.seconds == first.seconds and again.trainable_params == first.trainable_params
     assert again.state_mb == first.state_mb and first.state_mb["optimizer"] > 0
+    assert again.step_seconds == first.step_seconds and len(first.step_seconds) == 3
+    assert again.forward_tokens == first.forward_tokens
+    assert first.forward_tokens["with gradients"] > 0
     before, after = weights(first.model), weights(again.model)
     assert before.keys() == after.keys()
     assert all(torch.equal(before[name], after[name]) for name in before)

@@ -3,7 +3,7 @@ import platform
 import pytest
 import torch
 
-from sftlib.cost import (estimate_training_memory, measure_training_memory,
+from sftlib.cost import (estimate_training_memory, forward_tokens, measure_training_memory,
                          saved_activations_mb, training_flops)
 from sftlib.methods import apply_method
 from sftlib.models import load_model
@@ -116,3 +116,15 @@ def test_saved_activations_count_what_backward_needs():
     for param in full.parameters():
         param.requires_grad_(False)
     assert saved_activations_mb(full, batch) == 0.0  # nothing to differentiate, nothing kept
+
+
+def test_forward_tokens_counts_positions_by_whether_backward_can_follow():
+    model = load_model("tiny", device="cpu")[0]
+    ids = torch.ones(4, 10, dtype=torch.long)
+    with forward_tokens(model, None) as counted:
+        model(ids)
+        with torch.no_grad():
+            model(ids[:2])
+    assert counted == {"with gradients": 40, "without gradients": 20}
+    model(ids)  # the hook is gone after the block
+    assert counted == {"with gradients": 40, "without gradients": 20}

@@ -130,6 +130,9 @@ def test_dpo_starts_at_log2_from_the_model_in_memory_and_raises_the_margin():
     assert state["reference"] == pytest.approx(state["weights"])  # the frozen copy
     assert state["optimizer"] == pytest.approx(2 * state["gradients"], rel=0.01)  # AdamW's two moments
     assert not any(p.requires_grad for p in result.trainer.ref_model.parameters())
+    tokens = result.forward_tokens  # chosen and rejected of 8 pairs, through policy and reference
+    assert tokens["with gradients"] == tokens["without gradients"] > 0
+    assert tokens["with gradients"] % (2 * 8) == 0
 
 
 def test_orpo_trains_without_a_reference_and_logs_its_sft_term():
@@ -143,6 +146,7 @@ def test_orpo_trains_without_a_reference_and_logs_its_sft_term():
     assert logged[-1]["nll_loss"] < logged[0]["nll_loss"]
     assert not torch.equal(weight, model.model.layers[0].mlp.up_proj.weight)
     assert result.state_mb["reference"] == 0
+    assert result.forward_tokens["without gradients"] == 0 < result.forward_tokens["with gradients"]
 
 
 def test_dpo_on_an_sft_model_computes_in_bf16_and_evaluates_afterwards():

@@ -42,6 +42,18 @@ def test_train_lowers_the_loss_and_counts_tokens():
     assert len(result.trainer.optimizer.state) == 0
 
 
+def test_each_optimizer_step_is_timed_once_and_the_timer_is_removed_after():
+    model, tokenizer = load_model("tiny", device="cpu")
+    config = TrainConfig(lr=3e-4, max_steps=6, batch_size=4, grad_accum_steps=2, bf16=False,
+                         progress_bar=False)
+    result = train(config, model, tokenizer, _qa(48))
+    assert len(result.step_seconds) == result.steps == 6  # one per update, not per micro-batch
+    assert all(s > 0 for s in result.step_seconds) and sum(result.step_seconds) < result.seconds
+    assert min(result.step_seconds) <= result.median_step_seconds <= max(result.step_seconds)
+    callbacks = result.trainer.callback_handler.callbacks
+    assert not any(type(c).__name__ == "StepTimer" for c in callbacks)
+
+
 def _qa(n, split="train"):
     records = read_jsonl(DATA_DIR / "qa" / f"{split}.jsonl")[:n]
     return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
