@@ -20,7 +20,8 @@ from trl import SFTConfig
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl, to_messages
 from sftlib.models import load_model
-from sftlib.train import TrainConfig, scratch_dir, sft_config, train_with_args
+from sftlib.runner import scratch_dir
+from sftlib.train import TrainConfig, sft_config, train_with_args
 
 
 def mixed_dataset() -> Dataset:

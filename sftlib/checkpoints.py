@@ -7,8 +7,8 @@ With the environment variable ``SFT_RUN_CACHE`` set (``1`` for ``.cache/runs``, 
 * the tokenizer (vocabulary, special tokens, chat template);
 * the training and validation data, row by row;
 * the ``TrainConfig`` (all fields but the display ones);
-* the versions of torch, transformers, TRL and peft, the source of ``sftlib.train`` and
-  ``sftlib.methods``, the device type with its bf16 support, and the number of processes
+* the versions of torch, transformers, TRL and peft, the source of ``sftlib.train``,
+  ``sftlib.runner`` and ``sftlib.methods``, the device type with its bf16 support, and the number of processes
   (``torchrun``: the global batch is the per-device batch times it).
 
 If it finds such a run, it loads the trained weights into the model and rebuilds the trainer
@@ -101,7 +101,7 @@ def run_key(config, model, tokenizer, train_dataset, eval_dataset=None) -> str:
     environment |= {"device": model.device.type, "bf16": supports_bf16(model.device),
                     "attention": model.config._attn_implementation,  # not in the config's JSON
                     "processes": int(os.environ.get("WORLD_SIZE", "1"))}  # torchrun: the global batch
-    for source in ("train.py", "methods.py"):
+    for source in ("train.py", "runner.py", "methods.py"):
         environment[source] = hashlib.sha256((ROOT / "sftlib" / source).read_bytes()).hexdigest()
     digest.update(json.dumps([settings, environment], sort_keys=True, default=str).encode())
     digest.update(model.config.to_json_string().encode())

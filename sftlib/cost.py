@@ -141,7 +141,7 @@ def training_state_mb(trainer) -> dict[str, float]:
     Exact and cheap (no second process), but without activations, which live within a step and
     depend on the batch (``measure_training_memory`` measures them).
 
-    ``sftlib.train`` counts it as a run ends (``TrainResult.state_mb``) and then frees the
+    ``sftlib.runner`` counts it as a run ends (``TrainResult.state_mb``) and then frees the
     optimizer's state; call this on a trainer of your own.
 
     Args:

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sftlib.schemas import DataFormatError
-from sftlib.train import (TrainResult, quiet_datasets, release_model, run_trainer,
-                          trainer_settings)
+from sftlib.runner import TrainResult, quiet_datasets, release_model, run_trainer
+from sftlib.train import trainer_settings
 
 PREFERENCE_METHODS = ("dpo", "orpo")
 PAIR_FIELDS = ("prompt", "chosen", "rejected")

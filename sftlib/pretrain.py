@@ -159,7 +159,7 @@ def pretrain(cfg: PretrainConfig) -> dict:
 
     from sftlib.evaluate import perplexity, probe_accuracy
     from sftlib.models import quiet_weight_bars
-    from sftlib.train import drop_scratch, scratch_dir
+    from sftlib.runner import drop_scratch, scratch_dir
 
     set_seed(cfg.seed)
     out = Path(cfg.out_dir)
@@ -329,7 +329,7 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
 
     from sftlib.evaluate import probe_accuracy
     from sftlib.models import load_model, quiet_weight_bars, supports_bf16
-    from sftlib.train import drop_scratch, scratch_dir
+    from sftlib.runner import drop_scratch, scratch_dir
 
     set_seed(cfg.seed)
     model, tokenizer = load_model(cfg.base, dtype=torch.float32)

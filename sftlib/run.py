@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sftlib.train import TrainConfig, TrainResult
+from sftlib.runner import TrainResult
+from sftlib.train import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from datasets import Dataset

@@ -69,15 +69,15 @@ def test_a_failed_pretraining_leaves_no_scratch_folder(tmp_path, monkeypatch):
     import pytest
     from transformers import Trainer
 
-    from sftlib import train
+    from sftlib import runner
 
-    made, scratch_dir = [], train.scratch_dir
+    made, scratch_dir = [], runner.scratch_dir
 
     def recorded(prefix: str = "sft-") -> str:
         made.append(scratch_dir(prefix))
         return made[-1]
 
-    monkeypatch.setattr(train, "scratch_dir", recorded)
+    monkeypatch.setattr(runner, "scratch_dir", recorded)
 
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt  # as a learner's "interrupt kernel" in the middle of training

@@ -179,7 +179,7 @@ def test_a_deep_copy_of_a_trained_model_computes_with_its_own_weights(bf16):
 
 
 def test_drop_scratch_removes_only_the_folders_scratch_dir_made(tmp_path):
-    from sftlib.train import drop_scratch, scratch_dir
+    from sftlib.runner import drop_scratch, scratch_dir
 
     made = Path(scratch_dir())
     (made / "checkpoint-1").mkdir()
