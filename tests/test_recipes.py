@@ -7,6 +7,7 @@ from sftlib.data import read_jsonl
 from sftlib.recipes import RECIPES, Recipe, qa_recipe
 
 SWEEP = ROOT / "benchmarks" / "results" / "recipe_sweep_smollm2_world_h100.jsonl"
+TINY_SWEEP = ROOT / "benchmarks" / "results" / "recipe_sweep_tiny_cpu_all_attributes.jsonl"
 
 
 def test_tiny_keeps_the_lessons_numbers_exactly(monkeypatch):
@@ -32,9 +33,20 @@ def test_unmeasured_profile_warns_and_keeps_tinys_settings(monkeypatch):
     assert recipe.lr(3e-4) == 3e-4 and recipe.steps(150) == 150
 
 
-def _sweep() -> dict[tuple[str, float, int], float]:
-    return {(r["method"], r["lr"], r["steps"]): r["val_accuracy"] for r in read_jsonl(SWEEP)
-            if r["profile"] == "smollm2-135m+world"}
+def _sweep(path=SWEEP, profile: str = "smollm2-135m+world") -> dict[tuple[str, float, int], float]:
+    return {(r["method"], r["lr"], r["steps"]): r["val_accuracy"] for r in read_jsonl(path)
+            if r["profile"] == profile}
+
+
+def test_tinys_own_rates_are_its_sweeps_best_on_the_current_questions():
+    """The rates the lessons are written with lead tiny's sweep on all six attributes."""
+    acc = _sweep(TINY_SWEEP, "tiny")
+    for steps in (60, 150):
+        for method, rate in (("full", 3e-4), ("lora", 3e-3)):
+            rates = {lr for m, lr, s in acc if m == method and s == steps}
+            assert len(rates) >= 4
+            assert acc[method, rate, steps] == max(acc[method, lr, steps] for lr in rates)
+    assert acc["base", 0.0, 0] == 0.0
 
 
 def test_smollm2_world_recipe_is_what_its_sweep_measured():
