@@ -293,7 +293,8 @@ def measure_training_memory(profile: str, config, examples: int = 64, device: st
         training``, the peak the run added), and ``estimate`` with its four parts from
         ``estimate_training_memory`` for the same model and batch; ``saved activations``, what
         autograd kept for backward in one forward pass of that batch (``saved_activations_mb``);
-        ``kind`` says what was read; ``s/step`` is the run's wall-clock seconds per optimizer step.
+        ``kind`` says what was read; ``s/step`` is the run's median optimizer step, in wall-clock
+        seconds (``TrainResult.median_step_seconds``).
 
     Raises:
         RuntimeError: the child failed; the message says how it stopped (a SIGKILL, most likely
@@ -360,7 +361,7 @@ def _measure_child(request: dict) -> dict:
         saved = saved_activations_mb(result.model, dict(batch))
     return {"measured": weights + result.peak_memory_mb, "measured weights": weights,
             "measured training": result.peak_memory_mb, "kind": result.memory_kind,
-            "s/step": result.seconds_per_step,
+            "s/step": result.median_step_seconds,
             "estimate": estimate.total,
             **{f"estimate {k}": v for k, v in dataclasses.asdict(estimate).items()},
             "saved activations": saved}

@@ -90,11 +90,11 @@ class TrainResult:
         return losses[-1] if losses else float("nan")
 
     def summary(self) -> dict[str, float]:
-        """One row of the comparison table (units in the keys)."""
+        """One row of the comparison table (units in the keys; ``s/step`` is the median step's)."""
         return {"trainable params": self.trainable_params,
                 "trainable %": 100 * self.trainable_params / self.total_params,
                 "peak memory MiB": self.peak_memory_mb,
-                "s/step": self.seconds_per_step,
+                "s/step": self.median_step_seconds,
                 "tokens/s": self.tokens_per_second,
                 "train loss": self.final_loss,
                 "val loss": self.final_eval_loss}
