@@ -27,8 +27,7 @@ from pathlib import Path
 import torch
 from transformers import set_seed
 
-from sftlib import DATA_DIR
-from sftlib.data import qa_task, read_jsonl
+from sftlib.data import people_probes, qa_task
 from sftlib.evaluate import probe_accuracy, score_answers
 from sftlib.models import load_model, profile_name
 from sftlib.train import TrainConfig, train
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--steps {args.steps}: every step count must be at least 1")
     profile = profile_name()
     qa_train, qa_val, val_questions, _ = qa_task()
-    probes = read_jsonl(DATA_DIR / "probes" / "people.jsonl")[::45]
+    probes = people_probes(200)
     base, tokenizer = load_model(profile)
     device = (torch.cuda.get_device_name() if torch.cuda.is_available()
               else f"cpu ({os.cpu_count()} threads)")

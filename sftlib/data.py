@@ -25,9 +25,9 @@ from sftlib.schemas import (SCHEMAS, SIGNATURES, DataFormatError, PathLike, dete
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
-__all__ = ["SPLITS", "DataFormatError", "QATask", "detect_schema", "load_sft_dataset", "qa_task",
-           "read_jsonl", "to_alpaca", "to_messages", "to_prompt_completion", "validate_record",
-           "write_jsonl"]
+__all__ = ["SPLITS", "DataFormatError", "QATask", "detect_schema", "load_sft_dataset",
+           "people_probes", "qa_task", "read_jsonl", "to_alpaca", "to_messages",
+           "to_prompt_completion", "validate_record", "write_jsonl"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -545,3 +545,22 @@ def qa_task() -> QATask:
     return QATask(chats(split("train")), chats(split("validation", 7)),
                   one_question_per_entity(split("validation")),
                   one_question_per_entity(split("test"), every=2))
+
+
+def people_probes(count: int = 200) -> list[dict]:
+    """``count`` sentence probes of ``data/probes/people.jsonl``: what the base model knows of them.
+
+    One probe per person, people evenly spaced through the file and the six attributes taken in
+    turn (``one_question_per_entity``), so every attribute is probed about equally often. A plain
+    ``rows[::45]`` would probe birth dates and majors only: each person's six probes sit in the
+    same order, and 45 steps on by 3 attributes at a time.
+
+    Raises:
+        ValueError: ``count`` below 1 or above the number of people (1,500).
+    """
+    rows = read_jsonl(DATA_DIR / "probes" / "people.jsonl")
+    people = len({r["entity"] for r in rows})
+    if not 1 <= count <= people:
+        raise ValueError(f"people_probes: count={count}; the file holds {people} people, one probe "
+                         "each at most")
+    return one_question_per_entity(rows, every=people // count)[:count]

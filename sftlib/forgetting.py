@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sftlib import DATA_DIR
-from sftlib.data import read_jsonl
+from sftlib.data import people_probes, read_jsonl
 from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy, probe_hits
 from sftlib.templates import without_added_bos
 from sftlib.train import TrainConfig, train
@@ -33,8 +33,10 @@ class KnowledgeSet:
     def load(cls, people: int = 120, countries: int = 67, texts: int = 32) -> KnowledgeSet:
         """Evenly spaced subsets of ``data/probes`` and ``data/tiny/heldout.jsonl`` (sizes given).
 
+        People are probed once each, on their six attributes in turn (``people_probes``).
+
         Raises:
-            ValueError: a size beyond the file's number of records.
+            ValueError: a size beyond the file's number of records (of people, for ``people``).
         """
         def spaced(path, n: int) -> list:
             rows = read_jsonl(path)
@@ -43,7 +45,7 @@ class KnowledgeSet:
                                  f"{len(rows)}")
             return rows[:: max(1, len(rows) // n)][:n] if n else []
 
-        return cls(spaced(DATA_DIR / "probes" / "people.jsonl", people),
+        return cls(people_probes(people) if people else [],
                    spaced(DATA_DIR / "probes" / "countries.jsonl", countries),
                    [r["text"] for r in spaced(DATA_DIR / "tiny" / "heldout.jsonl", texts)])
 

@@ -373,3 +373,18 @@ def test_one_question_per_entity_takes_the_attributes_in_turn():
     assert rows[0]["n"] == 0
     with pytest.raises(ValueError, match="every must be 1 or more"):
         one_question_per_entity(rows, every=0)
+
+
+def test_people_probes_cover_every_attribute_once_per_person():
+    from collections import Counter
+
+    from sftlib.data import people_probes
+
+    probes = people_probes(200)
+    assert len(probes) == 200 and len({p["entity"] for p in probes}) == 200
+    per_attribute = Counter(p["attribute"] for p in probes)
+    assert len(per_attribute) == 6 and max(per_attribute.values()) - min(per_attribute.values()) <= 1
+    assert people_probes(200) == probes
+    for bad in (0, 1501):
+        with pytest.raises(ValueError, match=f"count={bad}; the file holds 1500 people"):
+            people_probes(bad)
