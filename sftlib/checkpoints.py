@@ -8,8 +8,8 @@ With the environment variable ``SFT_RUN_CACHE`` set (``1`` for ``.cache/runs``, 
 * the training and validation data, row by row;
 * the ``TrainConfig`` (all fields but the display ones);
 * the versions of torch, transformers, TRL and peft, the source of ``sftlib.train``,
-  ``sftlib.runner`` and ``sftlib.methods``, the device type with its bf16 support, and the number of processes
-  (``torchrun``: the global batch is the per-device batch times it).
+  ``sftlib.runner`` and ``sftlib.methods``, the device type with its bf16 support, and the
+  number of processes (``torchrun``: the global batch is the per-device batch times it).
 
 If it finds such a run, it loads the trained weights into the model and rebuilds the trainer
 around the saved log instead of training. For the tiny model this takes about a second. If it
