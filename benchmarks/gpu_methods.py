@@ -90,7 +90,8 @@ def precision_rows(folder: Path, shape: str, steps: int, packed: bool) -> list[d
     """
     from datasets import Dataset
 
-    from sftlib.data import read_jsonl, to_messages
+    from sftlib.data import read_jsonl
+    from sftlib.schemas import to_messages
 
     records = read_jsonl(DATA_DIR / "qa" / "train.jsonl")
     dataset = Dataset.from_list([to_messages(r) for r in records])

@@ -27,9 +27,9 @@ from pathlib import Path
 import torch
 from transformers import set_seed
 
-from sftlib.data import people_probes, qa_task
 from sftlib.evaluate import probe_accuracy, score_answers
 from sftlib.models import load_model, profile_name
+from sftlib.tasks import people_probes, qa_task
 from sftlib.train import TrainConfig, train
 
 GRID = ("full:1e-5,3e-5,1e-4,3e-4", "lora:3e-4,1e-3,3e-3")

@@ -18,9 +18,10 @@ from transformers import set_seed
 from trl import SFTConfig
 
 from sftlib import DATA_DIR
-from sftlib.data import read_jsonl, to_messages
+from sftlib.data import read_jsonl
 from sftlib.models import load_model
 from sftlib.runner import scratch_dir
+from sftlib.schemas import to_messages
 from sftlib.train import TrainConfig, sft_config, train_with_args
 
 

@@ -1,8 +1,8 @@
-"""SFT data on disk: a strict JSONL loader, a writer and converters between the record shapes.
+"""SFT data on disk: a strict JSONL reader, a writer and a loader into ``datasets``.
 
-The record shapes (alpaca, messages, prompt_completion) and their validation live in
-:mod:`sftlib.schemas`; ``DataFormatError``, ``detect_schema`` and ``validate_record`` are
-re-exported here.
+The record shapes (alpaca, messages, prompt_completion), their validation and the converters
+between them live in :mod:`sftlib.schemas`; ``DataFormatError``, ``detect_schema`` and
+``validate_record`` are re-exported here.
 
 The loader reads every file line by line and checks every record before it builds a
 ``datasets.Dataset``, so each problem is reported with file, line and field. Nothing is skipped or
@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from sftlib import DATA_DIR
-from sftlib.schemas import (SCHEMAS, SIGNATURES, DataFormatError, PathLike, detect_schema, json_type,
+from sftlib.schemas import (SIGNATURES, DataFormatError, PathLike, detect_schema, json_type,
                             record_problems, validate_record)
 
 if TYPE_CHECKING:
     from datasets import Dataset, DatasetDict
 
-__all__ = ["SPLITS", "DataFormatError", "QATask", "detect_schema", "load_sft_dataset",
-           "people_probes", "qa_task", "read_jsonl", "to_alpaca", "to_messages",
-           "to_prompt_completion", "validate_record", "write_jsonl"]
+__all__ = ["SPLITS", "DataFormatError", "detect_schema", "load_sft_dataset", "read_jsonl",
+           "validate_record", "write_jsonl"]
 
 SPLITS = ("train", "validation", "test")
 
@@ -360,207 +358,3 @@ def _build(rows: list[dict], paths: list[Path]) -> Dataset:
                                       ", ".join(map(str, paths)), field=name) from None
         raise DataFormatError(f"the records do not fit an Arrow table: {err}",
                               ", ".join(map(str, paths))) from err
-
-
-def _metadata(record: Mapping, schema: str) -> dict:
-    """The record's keys that are not part of its shape."""
-    return {k: v for k, v in record.items() if k not in SCHEMAS[schema]}
-
-
-def _with_metadata(shape: dict, record: Mapping, schema: str, target: str) -> dict:
-    """The converted ``shape`` followed by the record's metadata; raises if a metadata key would
-    overwrite a key of the new shape (e.g. an extra ``input`` beside a prompt/completion)."""
-    extra = _metadata(record, schema)
-    clash = sorted(shape.keys() & extra.keys())
-    if clash:
-        raise ValueError(f"to_{target}: the record's extra key {clash[0]!r} is also a key of the "
-                         f"{target} shape and would overwrite it; rename it before converting")
-    return {**shape, **extra}
-
-
-def _user_text(record: Mapping) -> str:
-    """Alpaca instruction and input as one user text, separated by a blank line when input is set."""
-    instruction, extra = record["instruction"], record.get("input")
-    return f"{instruction}\n\n{extra}" if extra else instruction
-
-
-def _conversation(record: Mapping, schema: str) -> list[dict]:
-    """A copy of the messages of a messages or conversational prompt_completion record."""
-    msgs = record["messages"] if schema == "messages" else [*record["prompt"], *record["completion"]]
-    return [dict(m) for m in msgs]
-
-
-def to_messages(record: Mapping, schema: str | None = None, system: str | None = None) -> dict:
-    """Convert a record to the ``messages`` shape, metadata kept.
-
-    Alpaca: one user turn ``instruction`` (plus ``"\\n\\n" + input`` when input is non-empty) and one
-    assistant turn ``output``. prompt_completion: user ``prompt``, assistant ``completion`` (the
-    conversational form is joined back into one list).
-
-    Args:
-        record: a record of any shape (checked first).
-        schema: its shape, or None to detect it.
-        system: a system message to put first; raises if the record already has one.
-
-    Example:
-        >>> to_messages({"instruction": "Reverse.", "input": "a b", "output": "b a"})["messages"][0]
-        {'role': 'user', 'content': 'Reverse.\\n\\na b'}
-    """
-    schema = validate_record(record, schema)
-    if schema == "alpaca":
-        msgs = [{"role": "user", "content": _user_text(record)},
-                {"role": "assistant", "content": record["output"]}]
-    elif schema == "prompt_completion" and isinstance(record["prompt"], str):
-        msgs = [{"role": "user", "content": record["prompt"]},
-                {"role": "assistant", "content": record["completion"]}]
-    else:
-        msgs = _conversation(record, schema)
-    if system is not None:
-        if not isinstance(system, str) or not system.strip():
-            raise ValueError(f"to_messages: system must be a non-empty string, got {system!r}")
-        if msgs[0]["role"] == "system":
-            raise ValueError("to_messages: the record already has a system message; pass system=None "
-                             "to keep it, or remove it from the record first")
-        msgs.insert(0, {"role": "system", "content": system})
-    return _with_metadata({"messages": msgs}, record, schema, "messages")
-
-
-def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
-    """Convert a record to the ``prompt_completion`` shape, metadata kept.
-
-    Alpaca gives strings: prompt = instruction (plus ``"\\n\\n" + input``), completion = output.
-    A messages record gives TRL's *conversational* prompt-completion shape, not a rendered string:
-    ``{"prompt": [every message before the last assistant turn], "completion": [that turn]}``. The
-    chat template renders it at training time; only the completion is trained on, so earlier
-    assistant turns become context. Raises ValueError when the message weights say otherwise (the
-    last assistant turn has weight 0, or an earlier one weight 1): converting would change what
-    is trained.
-
-    Example:
-        >>> to_prompt_completion({"messages": [{"role": "user", "content": "Hi"},
-        ...                                    {"role": "assistant", "content": "Hello"}]})["completion"]
-        [{'role': 'assistant', 'content': 'Hello'}]
-    """
-    schema = validate_record(record, schema)
-    if schema == "alpaca":
-        shape = {"prompt": _user_text(record), "completion": record["output"]}
-    elif schema == "prompt_completion":
-        shape = {"prompt": record["prompt"], "completion": record["completion"]}
-    else:
-        msgs = _conversation(record, schema)
-        earlier = [i for i, m in enumerate(msgs[:-1]) if m["role"] == "assistant" and m.get("weight") == 1]
-        if msgs[-1].get("weight") == 0 or earlier:
-            what = (f"messages[{len(msgs) - 1}], the last assistant turn, has weight 0"
-                    if msgs[-1].get("weight") == 0 else f"messages[{earlier[0]}] has weight 1")
-            raise ValueError(f"to_prompt_completion: {what}, but a completion trains exactly the last "
-                             "assistant turn; converting would change what is trained (cut the "
-                             "conversation after its last trained turn first)")
-        shape = {"prompt": msgs[:-1], "completion": msgs[-1:]}
-    return _with_metadata(shape, record, schema, "prompt_completion")
-
-
-def to_alpaca(record: Mapping, schema: str | None = None) -> dict:
-    """Convert a single-turn record to the ``alpaca`` shape, metadata kept.
-
-    Only defined for one instruction and one answer: a string prompt_completion record, or a
-    conversation of exactly one user and one assistant message (the user text becomes the
-    instruction, input is ""). Raises ValueError for a system message or several turns.
-
-    Example:
-        >>> to_alpaca({"prompt": "2+2=", "completion": "4"})
-        {'instruction': '2+2=', 'input': '', 'output': '4'}
-    """
-    schema = validate_record(record, schema)
-    if schema == "alpaca":
-        return dict(record)
-    if schema == "prompt_completion" and isinstance(record["prompt"], str):
-        shape = {"instruction": record["prompt"], "input": "", "output": record["completion"]}
-    else:
-        msgs = _conversation(record, schema)
-        roles = [m["role"] for m in msgs]
-        if roles != ["user", "assistant"]:
-            raise ValueError(f"to_alpaca: the alpaca shape holds one user turn and its answer, this "
-                             f"conversation has roles {roles}; keep it as messages or use "
-                             "to_prompt_completion")
-        shape = {"instruction": msgs[0]["content"], "input": "", "output": msgs[1]["content"]}
-    return _with_metadata(shape, record, schema, "alpaca")
-
-
-class QATask(NamedTuple):
-    """The training lessons' shared task: questions about people, as chat (``qa_task``)."""
-
-    train: Dataset
-    validation: Dataset
-    val_questions: list[dict]
-    test_questions: list[dict]
-
-
-def one_question_per_entity(records: Sequence[Mapping], every: int = 1) -> list[dict]:
-    """One record of every ``every``-th entity, taking the entities' attributes in turn.
-
-    The QA files list each person's six attributes in the same order, so a plain ``records[::6]``
-    asks every person their birth date. Here the first chosen entity gives its first attribute,
-    the second its second, and so on, so each attribute is asked about equally often.
-
-    Args:
-        records: records with an ``entity`` key (QA records, probes), in file order.
-        every: take every ``every``-th entity in order of first appearance (1: all of them).
-
-    Returns:
-        ``ceil(entities / every)`` records, one per chosen entity, in the entities' order.
-
-    Example:
-        >>> rows = [{"entity": e, "attribute": a} for e in "xyz" for a in ("date", "city")]
-        >>> [(r["entity"], r["attribute"]) for r in one_question_per_entity(rows)]
-        [('x', 'date'), ('y', 'city'), ('z', 'date')]
-    """
-    if every < 1:
-        raise ValueError(f"one_question_per_entity: every must be 1 or more, got {every}")
-    by_entity: dict[str, list[Mapping]] = {}
-    for record in records:
-        by_entity.setdefault(record["entity"], []).append(record)
-    chosen = list(by_entity.values())[::every]
-    return [dict(rows[turn % len(rows)]) for turn, rows in enumerate(chosen)]
-
-
-def qa_task() -> QATask:
-    """``data/qa`` as lessons 03-10 use it, the same in every lesson so their numbers compare.
-
-    Returns:
-        ``train``: all 4,500 training records as ``messages``; ``validation``: every 7th
-        validation record as ``messages`` (129, for the validation loss); ``val_questions``: one
-        question per validation person (150, for accuracy while choosing); ``test_questions``: one
-        question for every other test person (300, scored once at the end). Both ask about the six
-        attributes equally often (``one_question_per_entity``). Validation and test people never
-        appear in train.
-    """
-    from datasets import Dataset
-
-    def split(name: str, step: int = 1) -> list[dict]:
-        return read_jsonl(DATA_DIR / "qa" / f"{name}.jsonl", validate=True)[::step]
-
-    def chats(records: list[dict]) -> Dataset:
-        return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
-
-    return QATask(chats(split("train")), chats(split("validation", 7)),
-                  one_question_per_entity(split("validation")),
-                  one_question_per_entity(split("test"), every=2))
-
-
-def people_probes(count: int = 200) -> list[dict]:
-    """``count`` sentence probes of ``data/probes/people.jsonl``: what the base model knows of them.
-
-    One probe per person, people evenly spaced through the file and the six attributes taken in
-    turn (``one_question_per_entity``), so every attribute is probed about equally often. A plain
-    ``rows[::45]`` would probe birth dates and majors only: each person's six probes sit in the
-    same order, and 45 steps on by 3 attributes at a time.
-
-    Raises:
-        ValueError: ``count`` below 1 or above the number of people (1,500).
-    """
-    rows = read_jsonl(DATA_DIR / "probes" / "people.jsonl")
-    people = len({r["entity"] for r in rows})
-    if not 1 <= count <= people:
-        raise ValueError(f"people_probes: count={count}; the file holds {people} people, one probe "
-                         "each at most")
-    return one_question_per_entity(rows, every=people // count)[:count]

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sftlib import DATA_DIR
-from sftlib.data import people_probes, read_jsonl
+from sftlib.data import read_jsonl
 from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy, probe_hits
+from sftlib.tasks import people_probes
 from sftlib.templates import without_added_bos
 from sftlib.train import TrainConfig, train
 

@@ -43,7 +43,7 @@ class RunConfig:
 
     profile: str = field(default="tiny", metadata={"help": "a profile name or a model folder"})
     dataset: str = field(default="qa", metadata={
-        "help": "'qa' (the lessons' task, sftlib.data.qa_task) or a .jsonl file, or a folder with "
+        "help": "'qa' (the lessons' task, sftlib.tasks.qa_task) or a .jsonl file, or a folder with "
                 "train.jsonl (and validation.jsonl) in any of the course's record shapes"})
     max_examples: int | None = field(default=None, metadata={
         "help": "train on the first N training records only (None: all)"})
@@ -125,7 +125,7 @@ def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
     """The training and validation sets of ``config.dataset`` as ``messages`` datasets.
 
     Args:
-        config: ``dataset`` is ``"qa"`` (``sftlib.data.qa_task``: its train and validation sets), a
+        config: ``dataset`` is ``"qa"`` (``sftlib.tasks.qa_task``: its train and validation sets), a
             ``.jsonl`` file (no validation set) or a folder with ``train.jsonl`` and optionally
             ``validation.jsonl``; records of any course shape become messages (``to_messages``).
             ``max_examples`` keeps the first N training records.
@@ -139,7 +139,9 @@ def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
     """
     from datasets import Dataset
 
-    from sftlib.data import qa_task, read_jsonl, to_messages
+    from sftlib.data import read_jsonl
+    from sftlib.schemas import to_messages
+    from sftlib.tasks import qa_task
 
     if config.dataset == "qa":
         task = qa_task()

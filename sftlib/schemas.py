@@ -1,4 +1,5 @@
-"""The three shapes of an SFT record, and the checks that tell them apart and validate them.
+"""The three shapes of an SFT record: the checks that tell them apart and validate them, and the
+converters between them (``to_messages``, ``to_prompt_completion``, ``to_alpaca``).
 
 An SFT record is a JSON object in one of three shapes::
 
@@ -11,9 +12,9 @@ A ``messages`` list has an optional leading system message, then user and assist
 alternating, starting with user and ending with assistant. This is also OpenAI's chat fine-tuning
 shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: not to be trained on). TRL's
 ``SFTTrainer`` does not read weights, so ``sftlib.train.train`` refuses chat data with a weight-0
-answer rather than train on it; ``sftlib.data.to_prompt_completion`` turns a conversation whose
-only trained answer is the last into prompt and completion. Any other top-level key ("id",
-"label", "entity", ...) is metadata: allowed, kept, never read.
+answer rather than train on it; ``to_prompt_completion`` turns a conversation whose only trained
+answer is the last into prompt and completion. Any other top-level key ("id", "label", "entity",
+...) is metadata: allowed, kept, never read.
 
 Each check reports every problem with the field at fault (e.g. ``messages[2].role``);
 :mod:`sftlib.data` adds the file and line when it loads records from disk.
@@ -216,3 +217,127 @@ def validate_record(record: Any, schema: str | None = None) -> str:
         errs = [DataFormatError(p, field=f) for f, p in problems]
         raise DataFormatError(errs[0].problem, field=errs[0].field, problems=errs)
     return found  # type: ignore[return-value]
+
+
+def _metadata(record: Mapping, schema: str) -> dict:
+    """The record's keys that are not part of its shape."""
+    return {k: v for k, v in record.items() if k not in SCHEMAS[schema]}
+
+
+def _with_metadata(shape: dict, record: Mapping, schema: str, target: str) -> dict:
+    """The converted ``shape`` followed by the record's metadata; raises if a metadata key would
+    overwrite a key of the new shape (e.g. an extra ``input`` beside a prompt/completion)."""
+    extra = _metadata(record, schema)
+    clash = sorted(shape.keys() & extra.keys())
+    if clash:
+        raise ValueError(f"to_{target}: the record's extra key {clash[0]!r} is also a key of the "
+                         f"{target} shape and would overwrite it; rename it before converting")
+    return {**shape, **extra}
+
+
+def _user_text(record: Mapping) -> str:
+    """Alpaca instruction and input as one user text, separated by a blank line when input is set."""
+    instruction, extra = record["instruction"], record.get("input")
+    return f"{instruction}\n\n{extra}" if extra else instruction
+
+
+def _conversation(record: Mapping, schema: str) -> list[dict]:
+    """A copy of the messages of a messages or conversational prompt_completion record."""
+    msgs = record["messages"] if schema == "messages" else [*record["prompt"], *record["completion"]]
+    return [dict(m) for m in msgs]
+
+
+def to_messages(record: Mapping, schema: str | None = None, system: str | None = None) -> dict:
+    """Convert a record to the ``messages`` shape, metadata kept.
+
+    Alpaca: one user turn ``instruction`` (plus ``"\\n\\n" + input`` when input is non-empty) and one
+    assistant turn ``output``. prompt_completion: user ``prompt``, assistant ``completion`` (the
+    conversational form is joined back into one list).
+
+    Args:
+        record: a record of any shape (checked first).
+        schema: its shape, or None to detect it.
+        system: a system message to put first; raises if the record already has one.
+
+    Example:
+        >>> to_messages({"instruction": "Reverse.", "input": "a b", "output": "b a"})["messages"][0]
+        {'role': 'user', 'content': 'Reverse.\\n\\na b'}
+    """
+    schema = validate_record(record, schema)
+    if schema == "alpaca":
+        msgs = [{"role": "user", "content": _user_text(record)},
+                {"role": "assistant", "content": record["output"]}]
+    elif schema == "prompt_completion" and isinstance(record["prompt"], str):
+        msgs = [{"role": "user", "content": record["prompt"]},
+                {"role": "assistant", "content": record["completion"]}]
+    else:
+        msgs = _conversation(record, schema)
+    if system is not None:
+        if not isinstance(system, str) or not system.strip():
+            raise ValueError(f"to_messages: system must be a non-empty string, got {system!r}")
+        if msgs[0]["role"] == "system":
+            raise ValueError("to_messages: the record already has a system message; pass system=None "
+                             "to keep it, or remove it from the record first")
+        msgs.insert(0, {"role": "system", "content": system})
+    return _with_metadata({"messages": msgs}, record, schema, "messages")
+
+
+def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
+    """Convert a record to the ``prompt_completion`` shape, metadata kept.
+
+    Alpaca gives strings: prompt = instruction (plus ``"\\n\\n" + input``), completion = output.
+    A messages record gives TRL's *conversational* prompt-completion shape, not a rendered string:
+    ``{"prompt": [every message before the last assistant turn], "completion": [that turn]}``. The
+    chat template renders it at training time; only the completion is trained on, so earlier
+    assistant turns become context. Raises ValueError when the message weights say otherwise (the
+    last assistant turn has weight 0, or an earlier one weight 1): converting would change what
+    is trained.
+
+    Example:
+        >>> to_prompt_completion({"messages": [{"role": "user", "content": "Hi"},
+        ...                                    {"role": "assistant", "content": "Hello"}]})["completion"]
+        [{'role': 'assistant', 'content': 'Hello'}]
+    """
+    schema = validate_record(record, schema)
+    if schema == "alpaca":
+        shape = {"prompt": _user_text(record), "completion": record["output"]}
+    elif schema == "prompt_completion":
+        shape = {"prompt": record["prompt"], "completion": record["completion"]}
+    else:
+        msgs = _conversation(record, schema)
+        earlier = [i for i, m in enumerate(msgs[:-1]) if m["role"] == "assistant" and m.get("weight") == 1]
+        if msgs[-1].get("weight") == 0 or earlier:
+            what = (f"messages[{len(msgs) - 1}], the last assistant turn, has weight 0"
+                    if msgs[-1].get("weight") == 0 else f"messages[{earlier[0]}] has weight 1")
+            raise ValueError(f"to_prompt_completion: {what}, but a completion trains exactly the last "
+                             "assistant turn; converting would change what is trained (cut the "
+                             "conversation after its last trained turn first)")
+        shape = {"prompt": msgs[:-1], "completion": msgs[-1:]}
+    return _with_metadata(shape, record, schema, "prompt_completion")
+
+
+def to_alpaca(record: Mapping, schema: str | None = None) -> dict:
+    """Convert a single-turn record to the ``alpaca`` shape, metadata kept.
+
+    Only defined for one instruction and one answer: a string prompt_completion record, or a
+    conversation of exactly one user and one assistant message (the user text becomes the
+    instruction, input is ""). Raises ValueError for a system message or several turns.
+
+    Example:
+        >>> to_alpaca({"prompt": "2+2=", "completion": "4"})
+        {'instruction': '2+2=', 'input': '', 'output': '4'}
+    """
+    schema = validate_record(record, schema)
+    if schema == "alpaca":
+        return dict(record)
+    if schema == "prompt_completion" and isinstance(record["prompt"], str):
+        shape = {"instruction": record["prompt"], "input": "", "output": record["completion"]}
+    else:
+        msgs = _conversation(record, schema)
+        roles = [m["role"] for m in msgs]
+        if roles != ["user", "assistant"]:
+            raise ValueError(f"to_alpaca: the alpaca shape holds one user turn and its answer, this "
+                             f"conversation has roles {roles}; keep it as messages or use "
+                             "to_prompt_completion")
+        shape = {"instruction": msgs[0]["content"], "input": "", "output": msgs[1]["content"]}
+    return _with_metadata(shape, record, schema, "alpaca")

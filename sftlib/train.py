@@ -237,7 +237,7 @@ def _refuse_unread_weights(dataset) -> None:
             if message.get("weight") == 0:
                 raise ValueError(f"train: row {row}, messages[{i}] has weight 0, but TRL's SFTTrainer "
                                  "does not read weights and would train on it; remove that answer "
-                                 "from the data, or use sftlib.data.to_prompt_completion when only "
+                                 "from the data, or use sftlib.schemas.to_prompt_completion when only "
                                  "the last answer is to be trained")
 
 

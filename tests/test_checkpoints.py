@@ -5,8 +5,9 @@ import torch
 from datasets import Dataset
 
 from sftlib import DATA_DIR, checkpoints
-from sftlib.data import read_jsonl, to_messages
+from sftlib.data import read_jsonl
 from sftlib.models import load_model
+from sftlib.schemas import to_messages
 from sftlib.train import TrainConfig, train
 
 STEPS = TrainConfig(lr=3e-4, max_steps=3, batch_size=4, logging_steps=1, progress_bar=False)

@@ -1,17 +1,15 @@
-"""sftlib.data: the strict loader (every bad input names file, line and field), writer, converters."""
+"""sftlib.data: the strict loader (every bad input names file, line and field) and the writer."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from sftlib import DATA_DIR
-from sftlib.data import (DataFormatError, load_sft_dataset, read_jsonl, to_alpaca, to_messages,
-                         to_prompt_completion, write_jsonl)
-from sftlib.pools import QA_QUESTIONS
+from sftlib.data import DataFormatError, load_sft_dataset, read_jsonl, write_jsonl
+from sftlib.schemas import to_messages, to_prompt_completion
 from test_schemas import ALPACA, CHAT, PC  # one sample record per shape
 
 
@@ -287,104 +285,3 @@ def test_message_weight_survives_a_dataset_round_trip(tmp_path):
 @pytest.mark.skipif(not (DATA_DIR / "chat" / "train.jsonl").exists(), reason="course data not generated")
 def test_course_data_loads():
     assert load_sft_dataset(DATA_DIR / "chat" / "validation.jsonl").column_names == ["id", "messages"]
-
-
-# --- converters -------------------------------------------------------------------------------
-
-def test_to_messages_from_alpaca():
-    out = to_messages(ALPACA, system="Be brief.")
-    assert out == {"messages": [{"role": "system", "content": "Be brief."},
-                                {"role": "user", "content": "Reverse the words.\n\nZürich grüßt"},
-                                {"role": "assistant", "content": "grüßt Zürich"}], "id": "a1"}
-    no_input = to_messages({"instruction": "Say hi.", "input": "", "output": "Hi!"})
-    assert no_input["messages"][0]["content"] == "Say hi."
-
-
-def test_to_messages_from_prompt_completion_and_messages():
-    assert to_messages(PC) == {"messages": [{"role": "user", "content": PC["prompt"]},
-                                            {"role": "assistant", "content": "Oslo"}],
-                               "id": "p1", "entity": "Ada Vale"}
-    assert to_messages(to_prompt_completion(CHAT)) == CHAT
-    with pytest.raises(ValueError, match="already has a system message"):
-        to_messages(CHAT, system="Other.")
-    with pytest.raises(DataFormatError, match="field 'output'"):
-        to_messages({"instruction": "x", "output": ""})
-
-
-def test_to_prompt_completion():
-    out = to_prompt_completion(CHAT)
-    assert out["prompt"] == CHAT["messages"][:-1] and out["completion"] == CHAT["messages"][-1:]
-    assert out["id"] == "c1"
-    assert to_prompt_completion(ALPACA) == {"prompt": "Reverse the words.\n\nZürich grüßt",
-                                            "completion": "grüßt Zürich", "id": "a1"}
-    assert to_prompt_completion(PC) == PC
-
-
-def test_converters_refuse_to_overwrite_or_to_change_what_is_trained():
-    with pytest.raises(ValueError, match="extra key 'input' is also a key of the alpaca shape"):
-        to_alpaca({"prompt": "Translate:", "completion": "Hallo", "input": "Hello"})
-    user, answer = {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}
-    both_trained = {"messages": [user, {**answer, "weight": 1}, user, answer]}
-    with pytest.raises(ValueError, match="messages\\[1\\] has weight 1"):
-        to_prompt_completion(both_trained)
-    with pytest.raises(ValueError, match="messages\\[3\\], the last assistant turn, has weight 0"):
-        to_prompt_completion({"messages": [user, answer, user, {**answer, "weight": 0}]})
-    only_last = to_prompt_completion({"messages": [user, {**answer, "weight": 0}, user, answer]})
-    assert only_last["completion"] == [answer]  # the one trained answer is the completion
-
-
-def test_to_alpaca():
-    assert to_alpaca(PC) == {"instruction": PC["prompt"], "input": "", "output": "Oslo", "id": "p1",
-                             "entity": "Ada Vale"}
-    single = {"messages": CHAT["messages"][1:3], "id": "s"}
-    assert to_alpaca(single) == {"instruction": "Capital of Peru?", "input": "", "output": "Lima.", "id": "s"}
-    assert to_alpaca(ALPACA) == ALPACA
-    with pytest.raises(ValueError, match="roles \\['system', 'user', 'assistant', 'user', 'assistant'\\]"):
-        to_alpaca(CHAT)
-
-
-def test_qa_task_gives_the_training_lessons_their_splits_without_shared_people():
-    from sftlib.data import qa_task
-
-    task = qa_task()
-    assert (len(task.train), len(task.validation), len(task.val_questions),
-            len(task.test_questions)) == (4500, 129, 150, 300)
-    assert task.train.column_names == ["messages"]
-    assert [m["role"] for m in task.train[0]["messages"]] == ["user", "assistant"]
-    trained = {r["entity"] for r in read_jsonl(DATA_DIR / "qa" / "train.jsonl")}
-    assert not trained & {r["entity"] for r in task.val_questions + task.test_questions}
-    # one question per person, every attribute asked equally often (not 150 birth dates)
-    for questions, per_attribute in ((task.val_questions, 25), (task.test_questions, 50)):
-        assert len({q["entity"] for q in questions}) == len(questions)
-        assert Counter(q["attribute"] for q in questions) == dict.fromkeys(QA_QUESTIONS, per_attribute)
-
-
-def test_one_question_per_entity_takes_the_attributes_in_turn():
-    from sftlib.data import one_question_per_entity
-
-    rows = [{"entity": e, "attribute": a, "n": i} for i, (e, a) in
-            enumerate((e, a) for e in "abcde" for a in ("date", "city", "job"))]
-    picked = one_question_per_entity(rows)
-    assert [(r["entity"], r["attribute"]) for r in picked] == [
-        ("a", "date"), ("b", "city"), ("c", "job"), ("d", "date"), ("e", "city")]
-    assert [r["entity"] for r in one_question_per_entity(rows, every=2)] == ["a", "c", "e"]
-    assert [r["attribute"] for r in one_question_per_entity(rows, every=2)] == ["date", "city", "job"]
-    picked[0]["n"] = -1  # copies: the caller's records are not changed
-    assert rows[0]["n"] == 0
-    with pytest.raises(ValueError, match="every must be 1 or more"):
-        one_question_per_entity(rows, every=0)
-
-
-def test_people_probes_cover_every_attribute_once_per_person():
-    from collections import Counter
-
-    from sftlib.data import people_probes
-
-    probes = people_probes(200)
-    assert len(probes) == 200 and len({p["entity"] for p in probes}) == 200
-    per_attribute = Counter(p["attribute"] for p in probes)
-    assert len(per_attribute) == 6 and max(per_attribute.values()) - min(per_attribute.values()) <= 1
-    assert people_probes(200) == probes
-    for bad in (0, 1501):
-        with pytest.raises(ValueError, match=f"count={bad}; the file holds 1500 people"):
-            people_probes(bad)

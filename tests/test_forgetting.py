@@ -1,13 +1,13 @@
 import pytest
-import torch
 from datasets import Dataset
 
 from sftlib import DATA_DIR
-from sftlib.data import read_jsonl, to_messages
+from sftlib.data import read_jsonl
 from sftlib.forgetting import (Experiment, KnowledgeSet, as_text_pair, knowledge,
                                knowledge_tracker, label_accuracy, pull_to_base_callback,
                                with_replay)
 from sftlib.models import load_model, load_tokenizer
+from sftlib.schemas import to_messages
 from sftlib.templates import CHATML_TEMPLATE, IGNORE_INDEX, tokenize_chat
 from sftlib.train import TrainConfig, train
 

@@ -5,11 +5,12 @@ import torch
 from datasets import Dataset
 
 from sftlib import DATA_DIR
-from sftlib.data import DataFormatError, read_jsonl, to_messages
+from sftlib.data import DataFormatError, read_jsonl
 from sftlib.evaluate import chat_prompt
 from sftlib.models import load_model
 from sftlib.preferences import (PreferenceConfig, pair, preference_accuracy, preference_margins,
                                 preference_pairs, train_preferences, validate_pairs)
+from sftlib.schemas import to_messages
 from sftlib.train import TrainConfig, train, trainer_settings
 
 RECORDS = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[:60]

@@ -1,14 +1,15 @@
-"""sftlib.schemas: the three record shapes, told apart by their keys, and every field checked."""
+"""sftlib.schemas: the three record shapes, told apart by their keys, every field checked, and the
+converters between them."""
 
 from __future__ import annotations
 
 import pytest
 
 import sftlib.data
-from sftlib.data import to_prompt_completion
-from sftlib.schemas import DataFormatError, detect_schema, validate_record
+from sftlib.schemas import (DataFormatError, detect_schema, to_alpaca, to_messages, to_prompt_completion,
+                            validate_record)
 
-# One sample record per shape; tests/test_data.py loads and converts the same three.
+# One sample record per shape; tests/test_data.py loads the same three.
 ALPACA = {"id": "a1", "instruction": "Reverse the words.", "input": "Zürich grüßt",
           "output": "grüßt Zürich"}
 CHAT = {"id": "c1", "messages": [
@@ -86,3 +87,57 @@ def test_sftlib_data_re_exports_the_checks():
     assert (sftlib.data.DataFormatError, sftlib.data.detect_schema, sftlib.data.validate_record) == (
         DataFormatError, detect_schema, validate_record)
     assert {"DataFormatError", "detect_schema", "validate_record"} <= set(sftlib.data.__all__)
+
+
+# --- converters -------------------------------------------------------------------------------
+
+def test_to_messages_from_alpaca():
+    out = to_messages(ALPACA, system="Be brief.")
+    assert out == {"messages": [{"role": "system", "content": "Be brief."},
+                                {"role": "user", "content": "Reverse the words.\n\nZürich grüßt"},
+                                {"role": "assistant", "content": "grüßt Zürich"}], "id": "a1"}
+    no_input = to_messages({"instruction": "Say hi.", "input": "", "output": "Hi!"})
+    assert no_input["messages"][0]["content"] == "Say hi."
+
+
+def test_to_messages_from_prompt_completion_and_messages():
+    assert to_messages(PC) == {"messages": [{"role": "user", "content": PC["prompt"]},
+                                            {"role": "assistant", "content": "Oslo"}],
+                               "id": "p1", "entity": "Ada Vale"}
+    assert to_messages(to_prompt_completion(CHAT)) == CHAT
+    with pytest.raises(ValueError, match="already has a system message"):
+        to_messages(CHAT, system="Other.")
+    with pytest.raises(DataFormatError, match="field 'output'"):
+        to_messages({"instruction": "x", "output": ""})
+
+
+def test_to_prompt_completion():
+    out = to_prompt_completion(CHAT)
+    assert out["prompt"] == CHAT["messages"][:-1] and out["completion"] == CHAT["messages"][-1:]
+    assert out["id"] == "c1"
+    assert to_prompt_completion(ALPACA) == {"prompt": "Reverse the words.\n\nZürich grüßt",
+                                            "completion": "grüßt Zürich", "id": "a1"}
+    assert to_prompt_completion(PC) == PC
+
+
+def test_converters_refuse_to_overwrite_or_to_change_what_is_trained():
+    with pytest.raises(ValueError, match="extra key 'input' is also a key of the alpaca shape"):
+        to_alpaca({"prompt": "Translate:", "completion": "Hallo", "input": "Hello"})
+    user, answer = {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}
+    both_trained = {"messages": [user, {**answer, "weight": 1}, user, answer]}
+    with pytest.raises(ValueError, match="messages\\[1\\] has weight 1"):
+        to_prompt_completion(both_trained)
+    with pytest.raises(ValueError, match="messages\\[3\\], the last assistant turn, has weight 0"):
+        to_prompt_completion({"messages": [user, answer, user, {**answer, "weight": 0}]})
+    only_last = to_prompt_completion({"messages": [user, {**answer, "weight": 0}, user, answer]})
+    assert only_last["completion"] == [answer]  # the one trained answer is the completion
+
+
+def test_to_alpaca():
+    assert to_alpaca(PC) == {"instruction": PC["prompt"], "input": "", "output": "Oslo", "id": "p1",
+                             "entity": "Ada Vale"}
+    single = {"messages": CHAT["messages"][1:3], "id": "s"}
+    assert to_alpaca(single) == {"instruction": "Capital of Peru?", "input": "", "output": "Lima.", "id": "s"}
+    assert to_alpaca(ALPACA) == ALPACA
+    with pytest.raises(ValueError, match="roles \\['system', 'user', 'assistant', 'user', 'assistant'\\]"):
+        to_alpaca(CHAT)

@@ -7,8 +7,9 @@ import torch
 from datasets import Dataset
 
 from sftlib import DATA_DIR
-from sftlib.data import read_jsonl, to_messages
+from sftlib.data import read_jsonl
 from sftlib.models import load_model, supports_bf16
+from sftlib.schemas import to_messages
 from sftlib.train import TrainConfig, sft_config, train
 
 

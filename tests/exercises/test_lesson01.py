@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from sftlib.data import to_messages
+from sftlib.schemas import to_messages
 
 RECORDS = [
     {"instruction": "Reverse the words.", "input": "a b c", "output": "c b a"},

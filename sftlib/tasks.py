@@ -1,0 +1,95 @@
+"""The course's shared task: questions about the embedded world's people, and sentence probes of
+what the base model knows about them, taken the same way in every lesson so their numbers compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
+
+from sftlib import DATA_DIR
+from sftlib.data import read_jsonl
+from sftlib.schemas import to_messages
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+
+class QATask(NamedTuple):
+    """The training lessons' shared task: questions about people, as chat (``qa_task``)."""
+
+    train: Dataset
+    validation: Dataset
+    val_questions: list[dict]
+    test_questions: list[dict]
+
+
+def one_question_per_entity(records: Sequence[Mapping], every: int = 1) -> list[dict]:
+    """One record of every ``every``-th entity, taking the entities' attributes in turn.
+
+    The QA files list each person's six attributes in the same order, so a plain ``records[::6]``
+    asks every person their birth date. Here the first chosen entity gives its first attribute,
+    the second its second, and so on, so each attribute is asked about equally often.
+
+    Args:
+        records: records with an ``entity`` key (QA records, probes), in file order.
+        every: take every ``every``-th entity in order of first appearance (1: all of them).
+
+    Returns:
+        ``ceil(entities / every)`` records, one per chosen entity, in the entities' order.
+
+    Example:
+        >>> rows = [{"entity": e, "attribute": a} for e in "xyz" for a in ("date", "city")]
+        >>> [(r["entity"], r["attribute"]) for r in one_question_per_entity(rows)]
+        [('x', 'date'), ('y', 'city'), ('z', 'date')]
+    """
+    if every < 1:
+        raise ValueError(f"one_question_per_entity: every must be 1 or more, got {every}")
+    by_entity: dict[str, list[Mapping]] = {}
+    for record in records:
+        by_entity.setdefault(record["entity"], []).append(record)
+    chosen = list(by_entity.values())[::every]
+    return [dict(rows[turn % len(rows)]) for turn, rows in enumerate(chosen)]
+
+
+def qa_task() -> QATask:
+    """``data/qa`` as lessons 03-10 use it, the same in every lesson so their numbers compare.
+
+    Returns:
+        ``train``: all 4,500 training records as ``messages``; ``validation``: every 7th
+        validation record as ``messages`` (129, for the validation loss); ``val_questions``: one
+        question per validation person (150, for accuracy while choosing); ``test_questions``: one
+        question for every other test person (300, scored once at the end). Both ask about the six
+        attributes equally often (``one_question_per_entity``). Validation and test people never
+        appear in train.
+    """
+    from datasets import Dataset
+
+    def split(name: str, step: int = 1) -> list[dict]:
+        return read_jsonl(DATA_DIR / "qa" / f"{name}.jsonl", validate=True)[::step]
+
+    def chats(records: list[dict]) -> Dataset:
+        return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
+
+    return QATask(chats(split("train")), chats(split("validation", 7)),
+                  one_question_per_entity(split("validation")),
+                  one_question_per_entity(split("test"), every=2))
+
+
+def people_probes(count: int = 200) -> list[dict]:
+    """``count`` sentence probes of ``data/probes/people.jsonl``: what the base model knows of them.
+
+    One probe per person, people evenly spaced through the file and the six attributes taken in
+    turn (``one_question_per_entity``), so every attribute is probed about equally often. A plain
+    ``rows[::45]`` would probe birth dates and majors only: each person's six probes sit in the
+    same order, and 45 steps on by 3 attributes at a time.
+
+    Raises:
+        ValueError: ``count`` below 1 or above the number of people (1,500).
+    """
+    rows = read_jsonl(DATA_DIR / "probes" / "people.jsonl")
+    people = len({r["entity"] for r in rows})
+    if not 1 <= count <= people:
+        raise ValueError(f"people_probes: count={count}; the file holds {people} people, one probe "
+                         "each at most")
+    return one_question_per_entity(rows, every=people // count)[:count]
