@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
-from sftlib.evaluate import chat_prompt, completions, perplexity, probe_accuracy, probe_hits
+from sftlib.evaluate import chat_prompt, completions, probe_accuracy, probe_hits
+from sftlib.likelihood import perplexity
 from sftlib.tasks import people_probes
 from sftlib.templates import without_added_bos
 from sftlib.train import TrainConfig, train

@@ -55,7 +55,8 @@ def likelihood_judge(model, tokenizer, render: Callable[[str], str] | None = Non
     ``assistant\\n``), its end-of-turn left out; with ``render``, the answer is ``" " + answer``
     after ``render(question)``.
     """
-    from sftlib.evaluate import chat_continuation, continuation_logprobs
+    from sftlib.evaluate import chat_continuation
+    from sftlib.likelihood import continuation_logprobs
 
     def scored(question: str, answer: str) -> tuple[str, str]:
         if render is not None:

@@ -171,7 +171,8 @@ def preference_margins(model, tokenizer, pairs: Sequence[Mapping], batch_size: i
     Returns:
         One float per pair; > 0 when the chosen answer is the likelier one.
     """
-    from sftlib.evaluate import chat_continuation, continuation_logprobs
+    from sftlib.evaluate import chat_continuation
+    from sftlib.likelihood import continuation_logprobs
 
     pairs = validate_pairs(pairs)
     contexts, answers = [], []

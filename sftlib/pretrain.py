@@ -157,7 +157,8 @@ def pretrain(cfg: PretrainConfig) -> dict:
     from transformers import (DataCollatorForLanguageModeling, LlamaForCausalLM, Trainer,
                               TrainingArguments, set_seed)
 
-    from sftlib.evaluate import perplexity, probe_accuracy
+    from sftlib.evaluate import probe_accuracy
+    from sftlib.likelihood import perplexity
     from sftlib.models import quiet_weight_bars
     from sftlib.runner import drop_scratch, scratch_dir
 

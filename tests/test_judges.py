@@ -62,7 +62,7 @@ def test_likelihood_judge_prefers_the_answer_the_model_knows_and_ignores_positio
 def test_likelihood_judge_scores_the_answer_as_the_chat_template_writes_it(tiny, monkeypatch):
     import copy
 
-    import sftlib.evaluate
+    import sftlib.likelihood
     from sftlib.evaluate import chat_prompt
     from sftlib.judges import likelihood_judge
     from sftlib.templates import CHATML_TEMPLATE
@@ -74,7 +74,7 @@ def test_likelihood_judge_scores_the_answer_as_the_chat_template_writes_it(tiny,
         scored.append((contexts[0], continuations))
         return [(-1.0, 1), (-2.0, 1)]
 
-    monkeypatch.setattr(sftlib.evaluate, "continuation_logprobs", record)
+    monkeypatch.setattr(sftlib.likelihood, "continuation_logprobs", record)
     chatml = copy.deepcopy(tokenizer)
     chatml.chat_template = CHATML_TEMPLATE  # the answer follows "assistant\n", with no space
     for tok, expected in ((tokenizer, [" Lima", " Oslo"]), (chatml, ["Lima", "Oslo"])):

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from sftlib import DATA_DIR
-from sftlib.evaluate import perplexity, probe_accuracy
+from sftlib.evaluate import probe_accuracy
+from sftlib.likelihood import perplexity
 from sftlib.models import (PROFILES, ProfileError, count_parameters, get_profile, load_model,
                            load_tokenizer, model_path, pick_device, pick_dtype, profile_name,
                            quiet_weight_bars, supports_bf16)
