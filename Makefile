@@ -67,8 +67,8 @@ site: setup
 	$(PY) -m sftlib.website site
 
 # Minutes per notebook, executed headless one after the other (the README's course map): about
-# 12 minutes on 2 cores (17.5 on a slower day). Two at a time (`$(PY) benchmarks/course_runtime.py
-# --jobs 2`) the whole course took about 9 minutes of wall clock on the same 2 cores.
+# 13 minutes on 2 cores (17.5 on a slower day). Two at a time (`$(PY) benchmarks/course_runtime.py
+# --jobs 2`) the whole course took about 9.5 minutes of wall clock on the same 2 cores.
 runtime: setup
 	$(PY) benchmarks/course_runtime.py
 
