@@ -249,3 +249,56 @@ def test_as_t4_hides_bf16_from_every_process_and_runs_the_sitecustomize_it_hides
     out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout
     assert out.split() == ["sitecustomize", "False", "True", "True"]
+
+
+def test_rounding_seeds_changes_the_chosen_matrices_by_nf4s_error_and_resumes(tmp_path, capsys):
+    import json
+
+    import torch
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "rounding_seeds.py"))
+    original, _ = module["changed_model"]("tiny", "original", {})
+    weights = dict(original.named_parameters())
+    rounded = {n: p.detach().float() for n, p in
+               module["load_model"]("tiny", quantize="nf4")[0].dequantize().named_parameters()}
+    blocks = [n for n, w in weights.items() if w.ndim == 2 and "layers." in n]
+    for variant in ("nf4-attention", "noise"):
+        changed = dict(module["changed_model"]("tiny", variant, rounded)[0].named_parameters())
+        for name in blocks:
+            moved, nf4_error = (changed[name] - weights[name]).norm(), (rounded[name] - weights[name]).norm()
+            if variant == "noise" or "self_attn" in name:
+                assert torch.isclose(moved, nf4_error, rtol=1e-3) and moved > 0
+            else:
+                assert moved == 0  # the MLP stays as it was
+        if variant == "noise":  # as large a change as NF4's, not the same one
+            assert not torch.allclose(changed[blocks[0]], rounded[blocks[0]])
+        assert torch.equal(changed["model.embed_tokens.weight"], weights["model.embed_tokens.weight"])
+
+    out = tmp_path / "rounding.jsonl"
+    args = ["--variants", "original", "nf4", "--seeds", "0", "--steps", "2", "--out", str(out)]
+    module["main"](args)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["variant"], r["seed"], r["steps"]) for r in rows] == [("original", 0, 2), ("nf4", 0, 2)]
+    assert rows[0]["probes_kept"] > 0.9 and rows[1]["probe_nll_per_token"] > rows[0]["probe_nll_per_token"]
+    assert all(0 <= r["test_accuracy"] <= 1 and len(r["train_losses"]) == 2 for r in rows)
+    module["main"](args)  # all done: nothing trained again
+    assert len(out.read_text().splitlines()) == 2
+    table = module["summary"](rows)
+    assert table["original", 2]["gap_to_original"] == 0 and table["nf4", 2]["runs"] == 1
+    module["main"](["--summary", str(out)])
+    assert "points below original" in capsys.readouterr().out
+
+
+def test_lesson_06_quotes_the_recorded_rounding_seeds():
+    """Lesson 06's ten-seed table is the summary of benchmarks/results/rounding_seeds_tiny_cpu.jsonl."""
+    import json
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "rounding_seeds.py"))
+    results = ROOT / "benchmarks" / "results" / "rounding_seeds_tiny_cpu.jsonl"
+    table = module["summary"]([json.loads(line) for line in results.read_text().splitlines()])
+    lesson = json.loads((ROOT / "notebooks" / "06_qlora.ipynb").read_text())
+    prose = "".join("".join(c["source"]) for c in lesson["cells"] if c["cell_type"] == "markdown")
+    assert {s["runs"] for s in table.values()} == {10}
+    for s in table.values():  # as the lesson writes them: "25.2 % (9 to 46)"
+        assert f"{s['mean'] * 100:.1f} % ({s['min'] * 100:.0f} to {s['max'] * 100:.0f})" in prose
+    assert f"{table['nf4', 100]['gap_to_original'] * 100:.1f} points fewer" in prose
