@@ -10,16 +10,18 @@ embeddings) before LoRA trains on it:
   model gives, double quantisation included);
 - ``nf4-attention`` / ``nf4-mlp``: only the attention or only the MLP matrices rounded;
 - ``noise``: Gaussian noise added to every block matrix, scaled to the norm of that matrix's NF4
-  error: as large a change as NF4's, without its pattern.
+  error: as large a change as NF4's, without its pattern;
+- ``qlora``: the 4-bit model itself, trained with QLoRA (adapters on bitsandbytes' 4-bit layers),
+  as lesson 06's QLoRA run.
 
 For each variant the untrained model's sentence probes are scored once (share completed, and the
-answers' negative log-likelihood per token: how firmly the facts sit). Then LoRA r=8 trains with
-lesson 06's recipe (lr 3e-3, batch 16, no validation during training) for every seed and step
-count, and the test questions of the lesson's table are scored. One JSON line per run, appended
-as it ends; runs already in ``--out`` are skipped, so a cut-short run resumes.
+answers' negative log-likelihood per token: how firmly the facts sit). Then LoRA r=8 (QLoRA for
+``qlora``) trains with lesson 06's recipe (lr 3e-3, batch 16, no validation during training) for
+every seed and step count, and the test questions of the lesson's table are scored. One JSON line
+per run, appended as it ends; runs already in ``--out`` are skipped, so a cut-short run resumes.
 
-    python benchmarks/rounding_seeds.py --out rounding.jsonl           # 5 variants x 10 seeds x 100 steps
-    python benchmarks/rounding_seeds.py --variants original nf4 noise --steps 200 --out rounding.jsonl
+    python benchmarks/rounding_seeds.py --out rounding.jsonl           # every variant, 10 seeds, 100 steps
+    python benchmarks/rounding_seeds.py --variants original nf4 noise qlora --steps 200 --out rounding.jsonl
     python benchmarks/rounding_seeds.py --summary benchmarks/results/rounding_seeds_tiny_cpu.jsonl
 """
 
@@ -41,13 +43,15 @@ from sftlib.models import load_model, profile_name
 from sftlib.tasks import people_probes, qa_task
 from sftlib.train import TrainConfig, train
 
-# which block matrices a variant changes, and how: (name filter, "nf4" or "noise")
+# which block matrices a variant changes, and how: (name filter, "nf4", "noise" or "4-bit": the
+# bitsandbytes 4-bit model itself)
 VARIANTS: dict[str, tuple[Callable[[str], bool], str] | None] = {
     "original": None,
     "nf4": (lambda name: True, "nf4"),
     "nf4-attention": (lambda name: "self_attn" in name, "nf4"),
     "nf4-mlp": (lambda name: "mlp" in name, "nf4"),
     "noise": (lambda name: True, "noise"),
+    "qlora": (lambda name: True, "4-bit"),
 }
 
 
@@ -58,10 +62,12 @@ def changed_model(profile: str, variant: str, rounded: dict[str, torch.Tensor], 
         rounded: every parameter of the NF4-rounded model by name (float32, same shapes).
         noise_seed: the seed of the ``noise`` variant's Gaussian draws (the same for every run).
     """
-    model, tokenizer = load_model(profile)
     if VARIANTS[variant] is None:
-        return model, tokenizer
+        return load_model(profile)
     chosen, kind = VARIANTS[variant]
+    if kind == "4-bit":
+        return load_model(profile, quantize="nf4")
+    model, tokenizer = load_model(profile)
     draws = torch.Generator().manual_seed(noise_seed)
     with torch.no_grad():
         for name, weight in model.named_parameters():
@@ -118,8 +124,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.summary:
         rows = [json.loads(line) for line in args.summary.read_text().splitlines() if line.strip()]
         for (variant, steps), s in sorted(summary(rows).items(), key=lambda kv: (kv[0][1], kv[0][0])):
-            print(f"{variant:14} {steps:4d} steps, {s['runs']:2d} seeds: test accuracy mean {s['mean']:6.1%} "
-                  f"({s['min']:.0%}-{s['max']:.0%}), {s['gap_to_original'] * 100:+5.1f} points below original")
+            print(f"{variant:14} {steps:4d} steps, {s['runs']:2d} seeds: test accuracy mean "
+                  f"{s['mean']:6.1%} ({s['min']:.0%}-{s['max']:.0%}), "
+                  f"{s['gap_to_original'] * 100:+5.1f} points below original")
         return
     if args.out is None or any(s < 1 for s in args.steps):
         raise SystemExit("give --out FILE (or --summary FILE), and step counts of at least 1")
@@ -139,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         for seed, steps in todo:
             set_seed(seed)
             model, tokenizer = changed_model(profile, variant, rounded)
-            config = TrainConfig(method="lora", lr=3e-3, max_steps=steps, batch_size=16, seed=seed,
+            config = TrainConfig(method="qlora" if variant == "qlora" else "lora", lr=3e-3,
+                                 max_steps=steps, batch_size=16, seed=seed,
                                  logging_steps=max(1, steps // 10), progress_bar=False)
             result = train(config, model, tokenizer, qa_train)
             row = {"profile": profile, "device": device, "variant": variant, "seed": seed, "steps": steps,
