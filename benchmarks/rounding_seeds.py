@@ -32,29 +32,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import set_seed
 
 from sftlib.evaluate import probe_accuracy, score_answers
-from sftlib.likelihood import continuation_logprobs
+from sftlib.likelihood import answer_perplexity
 from sftlib.models import load_model, profile_name
 from sftlib.tasks import people_probes, qa_task
 from sftlib.train import TrainConfig, train
 
-# which block matrices a variant changes, and how: (name filter, "nf4", "noise" or "4-bit": the
-# bitsandbytes 4-bit model itself)
-VARIANTS: dict[str, tuple[Callable[[str], bool], str] | None] = {
+# how a variant changes the base model ("nf4", "noise", or "4-bit": bitsandbytes' 4-bit model
+# itself), and which block matrices: those whose name holds the text, or every one (None)
+VARIANTS: dict[str, tuple[str, str | None] | None] = {
     "original": None,
-    "nf4": (lambda name: True, "nf4"),
-    "nf4-attention": (lambda name: "self_attn" in name, "nf4"),
-    "nf4-mlp": (lambda name: "mlp" in name, "nf4"),
-    "noise": (lambda name: True, "noise"),
-    "qlora": (lambda name: True, "4-bit"),
+    "nf4": ("nf4", None),
+    "nf4-attention": ("nf4", "self_attn"),
+    "nf4-mlp": ("nf4", "mlp"),
+    "noise": ("noise", None),
+    "qlora": ("4-bit", None),
 }
 
 
@@ -67,14 +67,14 @@ def changed_model(profile: str, variant: str, rounded: dict[str, torch.Tensor], 
     """
     if VARIANTS[variant] is None:
         return load_model(profile)
-    chosen, kind = VARIANTS[variant]
+    kind, part = VARIANTS[variant]
     if kind == "4-bit":
         return load_model(profile, quantize="nf4")
     model, tokenizer = load_model(profile)
     draws = torch.Generator().manual_seed(noise_seed)
     with torch.no_grad():
         for name, weight in model.named_parameters():
-            if weight.ndim != 2 or "layers." not in name or not chosen(name):
+            if weight.ndim != 2 or "layers." not in name or (part and part not in name):
                 continue
             if kind == "nf4":
                 weight.copy_(rounded[name])
@@ -86,10 +86,10 @@ def changed_model(profile: str, variant: str, rounded: dict[str, torch.Tensor], 
 
 def probe_scores(model, tokenizer, probes: list[dict]) -> dict[str, float]:
     """Share of ``probes`` completed (greedy) and the answers' negative log-likelihood per token (nats)."""
-    scored = continuation_logprobs(model, tokenizer, [p["prompt"] for p in probes],
-                                   [" " + p["answer"] for p in probes])
+    answers = answer_perplexity(model, tokenizer, [p["prompt"] for p in probes],
+                                [" " + p["answer"] for p in probes])
     return {"probes_kept": probe_accuracy(model, tokenizer, probes),
-            "probe_nll_per_token": -sum(lp for lp, _ in scored) / sum(n for _, n in scored)}
+            "probe_nll_per_token": math.log(answers)}
 
 
 def done_runs(out: Path) -> set[tuple]:
