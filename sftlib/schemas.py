@@ -10,11 +10,10 @@ An SFT record is a JSON object in one of three shapes::
 
 A ``messages`` list has an optional leading system message, then user and assistant turns strictly
 alternating, starting with user and ending with assistant. This is also OpenAI's chat fine-tuning
-shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: not to be trained on). TRL's
-``SFTTrainer`` does not read weights, so ``sftlib.train.train`` refuses chat data with a weight-0
-answer rather than train on it; ``to_prompt_completion`` turns a conversation whose only trained
-answer is the last into prompt and completion. Any other top-level key ("id", "label", "entity",
-...) is metadata: allowed, kept, never read.
+shape: an assistant message may carry ``"weight": 0`` or ``1`` (0: context, not to be trained
+on). TRL's ``SFTTrainer`` does not read weights; ``sftlib.templates.tokenize_chat`` and
+``sftlib.train.train`` do, and leave the weight-0 answers out of the loss. Any other top-level key
+("id", "label", "entity", ...) is metadata: allowed, kept, never read.
 
 Each check reports every problem with the field at fault (e.g. ``messages[2].role``);
 :mod:`sftlib.data` adds the file and line when it loads records from disk.

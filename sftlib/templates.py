@@ -241,8 +241,9 @@ def tokenize_chat(messages: list[dict], tokenizer, max_length: int | None = None
         messages: one conversation.
         tokenizer: a tokenizer whose chat template marks assistant turns with ``{% generation %}``.
         max_length: longest allowed sequence in tokens; longer raises (never cut silently).
-        train_on: ``"assistant"`` (every assistant turn), ``"last"`` (last assistant turn only)
-            or ``"all"`` (every token, as in plain language modelling).
+        train_on: ``"assistant"`` (every assistant turn, except those marked ``"weight": 0``),
+            ``"last"`` (last assistant turn only) or ``"all"`` (every token, as in plain language
+            modelling).
 
     Returns:
         ``{"input_ids", "attention_mask", "labels"}``, lists of equal length (tokens).
@@ -251,7 +252,9 @@ def tokenize_chat(messages: list[dict], tokenizer, max_length: int | None = None
         raise ValueError(f"tokenize_chat: train_on={train_on!r}; use 'assistant', 'last' or 'all'")
     out = tokenizer.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
     ids, mask = list(out["input_ids"]), list(out["assistant_masks"])
-    if train_on == "all":
+    if train_on == "assistant":
+        mask = _without_weight_0_answers(messages, mask)
+    elif train_on == "all":
         mask = [1] * len(ids)
     elif train_on == "last" and any(mask):
         last_start = max(i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1]))
@@ -263,6 +266,27 @@ def tokenize_chat(messages: list[dict], tokenizer, max_length: int | None = None
         raise ValueError(f"tokenize_chat: {len(ids)} tokens > max_length={max_length}; raise "
                          "max_length or shorten/filter this example (it is not cut silently)")
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels_from_mask(ids, mask)}
+
+
+def _without_weight_0_answers(messages: list[dict], mask: list[int]) -> list[int]:
+    """``mask`` with the tokens of each ``"weight": 0`` assistant turn set to 0 (the k-th run of 1s
+    is the k-th assistant turn)."""
+    answers = [m for m in messages if m.get("role") == "assistant"]
+    if not any(m.get("weight") == 0 for m in answers):
+        return mask
+    starts = [i for i, m in enumerate(mask) if m and (i == 0 or not mask[i - 1])]
+    if len(starts) != len(answers):
+        raise ValueError(f"tokenize_chat: the chat template marks {len(starts)} trained spans for "
+                         f"{len(answers)} assistant turns, so the turns with weight 0 cannot be found; "
+                         "use a template with one {% generation %} block per assistant turn")
+    mask = list(mask)
+    for start, answer in zip(starts, answers):
+        end = start
+        while end < len(mask) and mask[end]:
+            end += 1
+        if answer.get("weight") == 0:
+            mask[start:end] = [0] * (end - start)
+    return mask
 
 
 def without_added_bos(tokenizer, text: str) -> str:

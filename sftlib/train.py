@@ -10,6 +10,7 @@ comparison tables), are ``sftlib.runner``'s.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -21,6 +22,7 @@ from sftlib.methods import METHODS, apply_method
 from sftlib.models import pick_device, supports_bf16
 from sftlib.runner import (TrainResult, drop_scratch, quiet_datasets, release_model, run_trainer,
                            scratch_dir)
+from sftlib.templates import IGNORE_INDEX, tokenize_chat
 
 
 @dataclass
@@ -197,8 +199,6 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
         raise ValueError("an eval_dataset was given but TrainConfig.eval_steps is None, so it would never "
                          "be evaluated: set eval_steps (eval_steps=max_steps evaluates once, at the end) "
                          "or leave the eval set out")
-    for dataset in (train_dataset, eval_dataset):
-        _refuse_unread_weights(dataset)
     if "messages" not in train_dataset.column_names:  # the option exists for chat data only
         config = dataclasses.replace(config, assistant_only_loss=False)
     folder = checkpoints.cache_dir()  # None unless $SFT_RUN_CACHE is set
@@ -218,27 +218,6 @@ def train(config: TrainConfig, model, tokenizer, train_dataset, eval_dataset=Non
     if key:
         checkpoints.save_run(folder, key, result)
     return result
-
-
-def _refuse_unread_weights(dataset) -> None:
-    """Raise if a chat dataset marks an answer ``"weight": 0``: TRL trains every assistant turn.
-
-    The weight (OpenAI's fine-tuning format, accepted by ``sftlib.schemas``) would otherwise be
-    ignored without a word and the answer trained on.
-    """
-    if dataset is None or "messages" not in dataset.column_names:
-        return
-    feature = dataset.features["messages"]
-    inner = getattr(feature, "feature", feature[0] if isinstance(feature, list) else None)
-    if not isinstance(inner, dict) or "weight" not in inner:
-        return  # no message of this dataset has a weight
-    for row, messages in enumerate(dataset["messages"]):
-        for i, message in enumerate(messages):
-            if message.get("weight") == 0:
-                raise ValueError(f"train: row {row}, messages[{i}] has weight 0, but TRL's SFTTrainer "
-                                 "does not read weights and would train on it; remove that answer "
-                                 "from the data, or use sftlib.schemas.to_prompt_completion when only "
-                                 "the last answer is to be trained")
 
 
 def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_dataset,
@@ -323,6 +302,7 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
     from trl import SFTTrainer
 
     data = {"train": train_dataset, "eval": eval_dataset}
+    args, data = apply_answer_weights(args, tokenizer, data)
     packed = {"train": args.packing,
               "eval": args.packing if args.eval_packing is None else args.eval_packing}
     raw = {split: dataset for split, dataset in data.items() if isinstance(dataset, Dataset)
@@ -342,6 +322,64 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
     while len(_prepared) > PREPARED_KEPT:
         del _prepared[next(iter(_prepared))]  # the oldest first
     return trainer
+
+
+def apply_answer_weights(args, tokenizer, data: dict) -> tuple:
+    """Keep the answers marked ``"weight": 0`` out of the loss, which TRL would train on.
+
+    OpenAI's chat fine-tuning format marks an assistant message ``"weight": 0`` to keep it as
+    context without training on it (``sftlib.schemas`` accepts it). TRL's ``SFTTrainer`` does not
+    read weights and would train every answer, but it takes tokenised rows with an
+    ``assistant_masks`` column as they are. So when a conversation of ``data`` has a weight-0
+    answer, every chat split is tokenised by ``tokenize_chat`` (the masks TRL builds itself, lesson
+    02 checks, less the weight-0 answers) and ``args`` says the masks are in the rows.
+
+    Args:
+        args: the run's ``trl.SFTConfig``; nothing changes unless ``assistant_only_loss`` is on.
+        tokenizer: a tokenizer whose chat template marks assistant turns with ``{% generation %}``.
+        data: ``{"train": Dataset, "eval": Dataset or None}``.
+
+    Returns:
+        ``(args, data)`` unchanged, or a copy of ``args`` with ``assistant_only_loss=False`` and
+        the chat splits as ``{"input_ids", "assistant_masks"}`` rows (tokens; 1 = trained), one
+        per conversation, in order.
+
+    Raises:
+        ValueError: naming the split and row, if a conversation has no trained token left or is
+            longer than ``args.max_length`` (never cut silently).
+    """
+    chats = {split: dataset for split, dataset in data.items()
+             if dataset is not None and "messages" in dataset.column_names}
+    if not args.assistant_only_loss or not any(map(_has_weight_0, chats.values())):
+        return args, data
+    args = copy.copy(args)
+    args.assistant_only_loss = False  # TRL refuses it for tokenised rows; it reads their masks
+    return args, data | {split: _masked_rows(dataset, tokenizer, args.max_length, split)
+                         for split, dataset in chats.items()}
+
+
+def _has_weight_0(dataset) -> bool:
+    """Whether a ``messages`` dataset has an assistant message with ``"weight": 0``."""
+    feature = dataset.features["messages"]
+    inner = getattr(feature, "feature", feature[0] if isinstance(feature, list) else None)
+    if not isinstance(inner, dict) or "weight" not in inner:
+        return False  # no message of this dataset has a weight
+    return any(m.get("weight") == 0 for messages in dataset["messages"] for m in messages)
+
+
+def _masked_rows(dataset, tokenizer, max_length: int | None, split: str):
+    """``tokenize_chat`` of every conversation, as ``{"input_ids", "assistant_masks"}`` rows."""
+    from datasets import Dataset
+
+    rows = []
+    for row, messages in enumerate(dataset["messages"]):
+        try:
+            example = tokenize_chat(messages, tokenizer, max_length)
+        except ValueError as error:
+            raise ValueError(f"{split} data, row {row}: {error}") from None
+        rows.append({"input_ids": example["input_ids"],
+                     "assistant_masks": [int(label != IGNORE_INDEX) for label in example["labels"]]})
+    return Dataset.from_list(rows)
 
 
 def _check_prepared(raw, prepared, max_length: int | None, split: str) -> None:

@@ -73,6 +73,31 @@ def test_tokenize_chat_trains_assistant_turns_and_eos(tiny):
     assert IGNORE_INDEX not in tokenize_chat(CHAT, tokenizer, train_on="all")["labels"]
 
 
+def test_tokenize_chat_leaves_weight_0_answers_out_of_the_loss(tiny):
+    _, tokenizer = tiny
+    weighted = [*CHAT[:2], {**CHAT[2], "weight": 0}, CHAT[3], {**CHAT[4], "weight": 1}]
+    out = tokenize_chat(weighted, tokenizer)
+    assert out["input_ids"] == tokenize_chat(CHAT, tokenizer)["input_ids"]  # still in the context
+    assert tokenizer.decode([t for t in out["labels"] if t != IGNORE_INDEX]) == " Lima.</s>"
+    only_first = [*CHAT[:4], {**CHAT[4], "weight": 0}]
+    assert tokenizer.decode([t for t in tokenize_chat(only_first, tokenizer)["labels"]
+                             if t != IGNORE_INDEX]) == " Hello.</s>"
+    everything = tokenize_chat(weighted, tokenizer, train_on="all")["labels"]
+    assert IGNORE_INDEX not in everything  # train_on="all" and "last" say what to train themselves
+    with pytest.raises(ValueError, match="no trained token"):
+        tokenize_chat([*CHAT[:2], {**CHAT[2], "weight": 0}], tokenizer)
+
+
+def test_tokenize_chat_refuses_weights_a_template_cannot_place(tiny):
+    _, tokenizer = tiny
+    merged = CHATML_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+    merged = "{%- generation %}" + merged + "{%- endgeneration %}"  # one span for all turns
+    tokenizer = tokenizer.__class__.from_pretrained(tokenizer.name_or_path)
+    tokenizer.chat_template = merged
+    with pytest.raises(ValueError, match="1 trained spans for 2 assistant turns"):
+        tokenize_chat([*CHAT[:2], {**CHAT[2], "weight": 0}, *CHAT[3:]], tokenizer)
+
+
 def test_tokenize_chat_refuses_overlong_and_untrainable_examples(tiny):
     _, tokenizer = tiny
     with pytest.raises(ValueError, match="max_length=5"):

@@ -10,7 +10,8 @@ from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
 from sftlib.models import load_model, supports_bf16
 from sftlib.schemas import to_messages
-from sftlib.train import TrainConfig, sft_config, train
+from sftlib.templates import tokenize_chat
+from sftlib.train import TrainConfig, apply_answer_weights, sft_config, sft_trainer, train
 
 
 def test_sft_config_is_cpu_safe_and_follows_the_config():
@@ -192,13 +193,30 @@ def test_drop_scratch_removes_only_the_folders_scratch_dir_made(tmp_path):
     assert chosen.exists()
 
 
-def test_train_refuses_chat_data_whose_weight_0_answers_it_would_train_on():
+def test_train_leaves_weight_0_answers_out_of_the_loss():
     model, tokenizer = load_model("tiny", device="cpu")
     user, answer = {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}
+    later = {"role": "assistant", "content": "c"}
+    plain = Dataset.from_list([{"messages": [user, answer]}, {"messages": [user, answer, user, later]}])
     weighted = Dataset.from_list([{"messages": [user, answer]},
-                                  {"messages": [user, {**answer, "weight": 0}, user, answer]}])
-    with pytest.raises(ValueError, match=r"row 1, messages\[1\] has weight 0"):
-        train(TrainConfig(max_steps=1), model, tokenizer, weighted)
+                                  {"messages": [user, {**answer, "weight": 0}, user, later]}])
+    args = sft_config(TrainConfig(max_steps=1))
+    assert apply_answer_weights(args, tokenizer, {"train": plain, "eval": None}) == (
+        args, {"train": plain, "eval": None})  # nothing to leave out: TRL tokenises it itself
+    trainer = sft_trainer(args, model, tokenizer, weighted, eval_dataset=weighted)
+    assert args.assistant_only_loss  # the caller's settings are not changed
+    for prepared in (trainer.train_dataset, trainer.eval_dataset):
+        trained = [tokenizer.decode([t for t in row["labels"] if t != -100]) for row in prepared]
+        assert trained == [" b</s>", " c</s>"]  # the second conversation's first answer is context
+        assert prepared[1]["input_ids"] == tokenize_chat(weighted[1]["messages"], tokenizer)["input_ids"]
+    nothing = Dataset.from_list([{"messages": [user, {**answer, "weight": 0}]}])
+    with pytest.raises(ValueError, match=r"train data, row 0: tokenize_chat: no trained token"):
+        train(TrainConfig(max_steps=1), model, tokenizer, nothing)
+    too_long = Dataset.from_list([{"messages": [user, answer]},
+                                  {"messages": [user, {**answer, "weight": 0}, user, later]}] * 2)
+    with pytest.raises(ValueError, match=r"eval data, row 1: .*max_length=8"):
+        sft_trainer(sft_config(TrainConfig(max_steps=1, max_length=8)), model, tokenizer,
+                    weighted.select([0]), eval_dataset=too_long)
 
 
 def test_train_refuses_an_eval_set_it_would_never_evaluate():
@@ -220,8 +238,6 @@ def test_train_config_refuses_settings_that_would_be_ignored_or_misread(fields, 
 
 
 def test_examples_that_trl_would_cut_or_drop_are_refused():
-    from sftlib.train import sft_config, sft_trainer
-
     model, tokenizer = load_model("tiny", device="cpu")
     data = _qa(48)
     whole = sft_trainer(sft_config(TrainConfig(max_length=None), "cpu"), model, tokenizer, data)
