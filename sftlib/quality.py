@@ -275,7 +275,9 @@ def length_profile(records: Sequence[Mapping], tokenizer: Callable[[str], Any],
             ``input_ids`` (a Hugging Face tokenizer), or the id list itself. Special tokens count
             as the tokenizer adds them.
         field_or_fn: the text to count, as in ``record_text``. For the exact training length of a
-            chat, pass ``lambda r: tok.apply_chat_template(r["messages"], tokenize=False)``.
+            chat, pass ``lambda r: tok.apply_chat_template(r["messages"], tokenize=False)`` with
+            ``lambda text: tok(text, add_special_tokens=False)`` as the tokenizer: the template
+            writes the BOS itself, and a tokenizer that adds one would count it twice.
 
     Returns:
         ``{"counts": [tokens per record], "n", "mean", "min", "p50", "p90", "p95", "p99", "max"}``.

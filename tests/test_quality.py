@@ -142,6 +142,18 @@ def test_length_profile_with_tokenizer_like_callables():
         length_profile([], str.split)
 
 
+def test_length_profile_of_a_chat_counts_its_training_tokens(tiny):
+    from sftlib.templates import tokenize_chat
+
+    _, tokenizer = tiny
+    chats = [[{"role": "user", "content": "Hi" * n}, {"role": "assistant", "content": "Hello."}]
+             for n in (1, 5)]
+    profile = length_profile([{"messages": m} for m in chats],
+                             lambda text: tokenizer(text, add_special_tokens=False),
+                             lambda r: tokenizer.apply_chat_template(r["messages"], tokenize=False))
+    assert profile["counts"] == [len(tokenize_chat(m, tokenizer)["input_ids"]) for m in chats]
+
+
 def test_label_balance():
     balance = label_balance(tickets(10), "label")
     assert list(balance) == ["not urgent", "urgent"]
