@@ -310,3 +310,45 @@ def test_lesson_06_quotes_the_recorded_rounding_seeds():
     assert f"{gap['nf4', 100]} points fewer than the original ones on average and QLoRA {gap['qlora', 100]}" \
         in prose
     assert f"QLoRA were still {gap['nf4', 200]} and {gap['qlora', 200]} points behind" in prose
+
+
+def test_dpo_seeds_scores_each_sft_model_and_each_dpo_run_on_it(tmp_path, capsys):
+    import json
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "dpo_seeds.py"))
+    out = tmp_path / "dpo.jsonl"
+    module["main"](["--sft-seeds", "0", "--dpo-seeds", "0", "1", "--sft-steps", "40", "--dpo-steps", "1",
+                    "--questions", "16", "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["sft_seed"], r["dpo_seed"]) for r in rows] == [(0, None), (0, 0), (0, 1)]
+    assert all(0 <= r["val_accuracy"] <= 1 and 0 < r["pairs"] <= 16 for r in rows)
+    table = module["summary"](rows)
+    assert table == {0: {"sft": rows[0]["val_accuracy"],
+                         "dpo": {0: rows[1]["val_accuracy"], 1: rows[2]["val_accuracy"]}}}
+    module["main"](["--summary", str(out)])
+    assert "after DPO on its mistakes (DPO seeds 0, 1)" in capsys.readouterr().out
+
+
+def test_lesson_10_quotes_the_recorded_dpo_seeds():
+    """Lesson 10's seed bullet is the summary of benchmarks/results/dpo_seeds_tiny_cpu.jsonl."""
+    import json
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "dpo_seeds.py"))
+    results = ROOT / "benchmarks" / "results" / "dpo_seeds_tiny_cpu.jsonl"
+    table = module["summary"]([json.loads(line) for line in results.read_text().splitlines()])
+    lesson = json.loads((ROOT / "notebooks" / "10_after_sft.ipynb").read_text())
+    prose = " ".join("".join(c["source"]) for c in lesson["cells"] if c["cell_type"] == "markdown")
+    prose = " ".join(prose.split())  # the quotes below may be wrapped anywhere
+
+    def pct(share: float) -> str:  # as the lesson writes them: "37 %"
+        return f"{share * 100:.0f} %"
+
+    sft = [pct(s["sft"]) for s in table.values()]
+    after = [" and ".join(pct(a) for _, a in sorted(s["dpo"].items())) for s in table.values()]
+    assert f"The SFT models reached {', '.join(sft[:-1])} and {sft[-1]};" in prose
+    assert f"after DPO on their own mistakes, {', '.join(after)}." in prose
+    dpo_runs = [(a, s["sft"]) for s in table.values() for a in s["dpo"].values()]
+    fell = sum(a < before for a, before in dpo_runs)
+    halved = sum(a < before / 2 for a, before in dpo_runs)
+    fell_in = f"all {len(dpo_runs)}" if fell == len(dpo_runs) else f"{fell} of {len(dpo_runs)}"
+    assert f"Accuracy fell in {fell_in} runs, by more than half in {halved}." in prose
