@@ -42,9 +42,9 @@ lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_FLAGS) notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores the whole suite takes about 13 minutes of wall clock; at one thread the
+# one worker. On 2 cores the whole suite takes about 14 minutes of wall clock; at one thread the
 # lessons' cells alone add up to 17 to 22 minutes of kernel time (two `make outputs` runs), shared
-# by the two workers. One lesson after another with 2 threads (`make runtime`) they took 13.1
+# by the two workers. One lesson after another with 2 threads (`make runtime`) they took 13.6
 # minutes on 2026-11-27. One thread, as the committed outputs were made (`make outputs`): with two,
 # training sums in another order and the last digits of a loss differ. The run cache stays off:
 # the tests train for real.
@@ -69,8 +69,8 @@ site: setup
 	$(PY) -m sftlib.website site
 
 # Minutes per notebook, executed headless one after the other (the README's course map): about
-# 13 minutes on 2 cores (17.5 on a slower day). Two at a time (`$(PY) benchmarks/course_runtime.py
-# --jobs 2`) the whole course took about 9.5 minutes of wall clock on the same 2 cores.
+# 14 minutes on 2 cores (17.5 on a slower day). Two at a time (`$(PY) benchmarks/course_runtime.py
+# --jobs 2`) the whole course took about 10 minutes of wall clock on the same 2 cores.
 runtime: setup
 	$(PY) benchmarks/course_runtime.py
 

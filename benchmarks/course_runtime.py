@@ -4,7 +4,7 @@ Each notebook is executed in a fresh kernel from the ``notebooks/`` folder, offl
 ``SFT_PROFILE`` (default ``tiny``); the notebooks on disk are not changed. The table's minutes are
 the numbers for the README's course map.
 
-    python benchmarks/course_runtime.py                    # every notebook (about 13 minutes on 2 cores)
+    python benchmarks/course_runtime.py                    # every notebook (about 14 minutes on 2 cores)
     python benchmarks/course_runtime.py 01_data_formatting  # only the named ones
     SFT_PROFILE=smollm2-135m+world python benchmarks/course_runtime.py --keep-going --save runs/ --jobs 5
 
