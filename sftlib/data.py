@@ -46,8 +46,12 @@ def _mark_repeats(pairs: list[tuple[str, Any]]) -> dict:
     return obj
 
 
-def _no_constants(name: str) -> Any:
-    raise DataFormatError(f"invalid JSON: {name} is not a JSON value; write a number or null")
+class _Constant:
+    """``NaN``, ``Infinity`` or ``-Infinity`` where JSON wants a value; found after parsing, so the
+    error can name the field (and, in a ``.json`` array, the record)."""
+
+    def __init__(self, name: str):
+        self.name = name
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # "\ud800" escapes are valid JSON but not text
@@ -82,10 +86,12 @@ def _parse(text: str) -> Any:
     surrogate escapes (``"\\ud800"``, which no UTF-8 file can hold as text) are errors.
     """
     try:
-        value = json.loads(text, object_pairs_hook=_mark_repeats, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_mark_repeats, parse_constant=_Constant)
     except json.JSONDecodeError as err:
         raise DataFormatError(f"invalid JSON: {err.msg} at column {err.colno}", line=err.lineno) from None
     for found, problem in (
+            (lambda v: isinstance(v, _Constant),
+             lambda node: f"invalid JSON: {node.name} is not a JSON value; write a number or null"),
             (lambda v: isinstance(v, _Repeated),
              lambda node: f"duplicate key {node.repeated!r} in one object; JSON would keep only the "
                           "last value"),
@@ -234,6 +240,23 @@ def read_jsonl(path: PathLike, validate: bool = False, schema: str | None = None
     return [v for *_, v in entries]
 
 
+def _non_string_key(value: Any, path: str) -> str | None:
+    """The path of the first mapping key in ``value`` that is not a string, or None."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path}.{key!r}" if path else repr(key)
+            found = _non_string_key(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            found = _non_string_key(item, f"{path}[{n}]")
+            if found is not None:
+                return found
+    return None
+
+
 def write_jsonl(records: Iterable[Mapping], path: PathLike) -> Path:
     """Write records as UTF-8 JSONL: one object a line, non-ASCII kept as is, parent folders created.
 
@@ -242,7 +265,13 @@ def write_jsonl(records: Iterable[Mapping], path: PathLike) -> Path:
         path: the ``.jsonl`` file to (over)write.
 
     Returns:
-        The path written. Reading it with ``read_jsonl`` or ``load_sft_dataset`` gives the records back.
+        The path written. Reading it with ``read_jsonl`` or ``load_sft_dataset`` gives the records back
+        (tuples as lists).
+
+    Raises:
+        TypeError, ValueError: naming the record, for what the file would not give back: a key
+            that is not a string, NaN or infinity, a value JSON cannot hold, or text with a lone
+            surrogate.
 
     Example:
         >>> write_jsonl([{"prompt": "2+2=", "completion": "4"}], "/tmp/x/a.jsonl")  # doctest: +SKIP
@@ -253,10 +282,20 @@ def write_jsonl(records: Iterable[Mapping], path: PathLike) -> Path:
     for i, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise TypeError(f"write_jsonl: record {i} is {type(record).__name__}, expected a dict")
+        where = _non_string_key(record, "")
+        if where is not None:
+            raise TypeError(f"write_jsonl: record {i}: key {where} is not a string; JSON would "
+                            "write it as one and read it back changed")
         try:
-            lines.append(json.dumps(dict(record), ensure_ascii=False, allow_nan=False) + "\n")
+            line = json.dumps(dict(record), ensure_ascii=False, allow_nan=False) + "\n"
         except (TypeError, ValueError) as err:  # a value JSON cannot hold: NaN, a set, an object
             raise type(err)(f"write_jsonl: record {i}: {err}") from None
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"write_jsonl: record {i}: text with a lone surrogate "
+                             f"({line[err.start:err.end]!r}), which UTF-8 cannot hold") from None
+        lines.append(line)
     if not lines:
         raise ValueError(f"write_jsonl: no records to write to {path}; an empty file is not SFT data")
     out = Path(path)

@@ -89,6 +89,18 @@ def complete(model, tokenizer, prompts: list[str], max_new_tokens: int = 8,
                                         add_special_tokens)]
 
 
+def expected_answers(records: list[dict], prompt: str, answer: str, what: str) -> list[str]:
+    """Each record's ``answer`` field, stripped; raises naming the record and field if it or the
+    ``prompt`` field is missing or blank (every answer "starts with" an empty one)."""
+    for i, record in enumerate(records):
+        for field in (prompt, answer):
+            text = record.get(field)
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"{what}: record {i}, field {field!r}: "
+                                 + ("missing" if text is None else f"{text!r} is not a non-empty string"))
+    return [record[answer].strip() for record in records]
+
+
 def probe_hits(model, tokenizer, probes: list[dict[str, str]], batch_size: int = 64) -> list[bool]:
     """For each probe, whether the greedy continuation starts with the expected answer.
 
@@ -99,10 +111,11 @@ def probe_hits(model, tokenizer, probes: list[dict[str, str]], batch_size: int =
         One bool per probe, in order.
     """
     if not probes:
-        raise ValueError("probe_accuracy: no probes given")
-    longest = max(len(tokenizer(p["answer"], add_special_tokens=False).input_ids) for p in probes)
+        raise ValueError("probe_hits: no probes given")
+    answers = expected_answers(probes, "prompt", "answer", "probe_hits")
+    longest = max(len(tokenizer(a, add_special_tokens=False).input_ids) for a in answers)
     outs = complete(model, tokenizer, [p["prompt"] for p in probes], longest + 1, batch_size)
-    return [o.strip().startswith(p["answer"]) for o, p in zip(outs, probes)]
+    return [o.strip().startswith(a) for o, a in zip(outs, answers)]
 
 
 def probe_accuracy(model, tokenizer, probes: list[dict[str, str]], batch_size: int = 64) -> float:
@@ -162,12 +175,11 @@ def score_answers(model, tokenizer, records: list[dict[str, str]], render=None,
     """
     if not records:
         raise ValueError("score_answers: no records given")
+    answers = expected_answers(records, "prompt", "completion", "score_answers")
     outs = ask(model, tokenizer, [r["prompt"] for r in records], render, max_new_tokens,
                add_special_tokens, sampling, stop_at_eos)
-    return {"accuracy": sum(o.text.strip().startswith(r["completion"].strip())
-                            for o, r in zip(outs, records)) / len(records),
-            "exact": sum(o.text.strip() == r["completion"].strip()
-                         for o, r in zip(outs, records)) / len(records),
+    return {"accuracy": sum(o.text.strip().startswith(a) for o, a in zip(outs, answers)) / len(records),
+            "exact": sum(o.text.strip() == a for o, a in zip(outs, answers)) / len(records),
             "stopped": sum(o.stopped for o in outs) / len(outs),
             "mean_tokens": sum(o.num_tokens for o in outs) / len(outs),
             "example": outs[0].text}

@@ -19,12 +19,13 @@ LOGITS_BUDGET = 2**26
 
 
 def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_length: int = 512) -> float:
-    """Token-weighted perplexity of ``model`` on ``texts``, each scored as ``<s> text </s>``.
+    """Token-weighted perplexity of ``model`` on ``texts``, each scored as ``text </s>`` after the
+    tokenizer's BOS, where it adds one (``<s>`` for ``tiny``; SmolLM2 adds none).
 
     Args:
         model: a causal LM; it is put in eval mode.
         tokenizer: its tokenizer (padding is masked out of the loss).
-        texts: documents; each is truncated to ``max_length`` tokens.
+        texts: documents; one longer than ``max_length`` tokens (EOS included) raises.
         batch_size: documents per forward pass.
 
     Returns:
@@ -44,7 +45,8 @@ def perplexity(model, tokenizer, texts: list[str], batch_size: int = 16, max_len
 @torch.no_grad()
 def document_logprobs(model, tokenizer, texts: list[str], batch_size: int = 16,
                       max_length: int = 512) -> list[tuple[float, int]]:
-    """Log-probability of each document, scored as ``<s> text </s>`` in right-padded batches.
+    """Log-probability of each document, scored as ``text </s>`` (after the tokenizer's BOS, if it
+    adds one) in right-padded batches.
 
     Every token after the first is predicted from the ones before it: the text's first token
     too where the tokenizer adds a BOS (``tiny``), not where it adds none (SmolLM2), since then
@@ -53,12 +55,16 @@ def document_logprobs(model, tokenizer, texts: list[str], batch_size: int = 16,
     Args:
         model: a causal LM; it is put in eval mode.
         tokenizer: its tokenizer (padding is masked out).
-        texts: documents; each is truncated to ``max_length`` tokens, EOS included.
+        texts: documents; one longer than ``max_length`` tokens, EOS included, raises (a cut
+            text would lose its EOS and its tail without a word).
         batch_size: documents per forward pass.
 
     Returns:
         One ``(log_prob, num_tokens)`` per text: natural-log probability (<= 0) and the number
         of tokens it sums over.
+
+    Raises:
+        ValueError: no texts, or a text longer than ``max_length`` (named by its index).
     """
     if not texts:
         raise ValueError("document_logprobs: no texts given")
@@ -68,8 +74,13 @@ def document_logprobs(model, tokenizer, texts: list[str], batch_size: int = 16,
     for i in tqdm(range(0, len(texts), batch_size), desc="perplexity", leave=False,
                   disable=len(texts) <= 4 * batch_size):
         batch = [t + tokenizer.eos_token for t in texts[i : i + batch_size]]
-        enc = tokenizer(batch, return_tensors="pt", padding=True, truncation=True,
-                        max_length=max_length, padding_side="right").to(device)
+        enc = tokenizer(batch, return_tensors="pt", padding=True, padding_side="right").to(device)
+        lengths = enc.attention_mask.sum(dim=1).tolist()
+        if max(lengths) > max_length:
+            k = next(k for k, n in enumerate(lengths) if n > max_length)
+            raise ValueError(f"document_logprobs: text {i + k} is {lengths[k]} tokens with its EOS, "
+                             f"more than max_length={max_length}; raise max_length or split the "
+                             "text (it is not cut silently)")
         logits = model(input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits.float()
         targets = enc.input_ids[:, 1:].masked_fill(enc.attention_mask[:, 1:] == 0, -100)
         nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), targets,
@@ -85,7 +96,8 @@ def continuation_logprobs(model, tokenizer, contexts: list[str], continuations: 
     """Log-probability of each ``continuation`` given its ``context``, summed over its tokens.
 
     The pair is tokenized as ``context`` then ``continuation`` separately (so the boundary is
-    where the continuation's first token starts) and scored in one right-padded forward pass.
+    where the continuation's first token starts) and scored in right-padded forward passes
+    (``batch_size`` pairs, split further by ``logit_groups`` when the logits would be large).
 
     Args:
         contexts, continuations: equally long lists of text; a continuation usually starts with a

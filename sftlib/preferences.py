@@ -90,11 +90,12 @@ def mistake_pairs(model, tokenizer, records: Sequence[Mapping], max_new_tokens: 
         One ``pair`` per record the model answered wrong (not starting with the right answer),
         non-empty answers only; records it answered right give no pair.
     """
-    from sftlib.evaluate import ask
+    from sftlib.evaluate import ask, expected_answers
 
+    truths = expected_answers(records, "prompt", "completion", "mistake_pairs")
     answers = ask(model, tokenizer, [r["prompt"] for r in records], max_new_tokens=max_new_tokens)
-    return [pair(r["prompt"], r["completion"], a.text.strip()) for r, a in zip(records, answers)
-            if a.text.strip() and not a.text.strip().startswith(r["completion"].strip())]
+    return [pair(r["prompt"], r["completion"], a.text.strip()) for r, a, truth in zip(records, answers, truths)
+            if a.text.strip() and not a.text.strip().startswith(truth)]
 
 
 def _text_of(value, field_name: str, role: str | None) -> str:
@@ -267,7 +268,7 @@ def train_preferences(config: PreferenceConfig, model, tokenizer, train_dataset,
 
     for dataset in (train_dataset, eval_dataset):
         if dataset is not None:
-            validate_pairs(dataset.select(range(min(len(dataset), 64))).to_list())
+            validate_pairs(dataset.to_list())  # every pair: a bad one past the first would train
     set_seed(config.seed)
     settings = trainer_settings(config, model.device)
     data = dict(train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=tokenizer)

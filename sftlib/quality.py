@@ -61,6 +61,17 @@ def record_text(record: Mapping, field_or_fn: KeyLike | None = None) -> str:
     return "\n\n".join(_join(record[k]) for k in keys if record.get(k))
 
 
+def _texts(records: Sequence[Mapping], field_or_fn, what: str) -> list[str]:
+    """``record_text`` of every record; a missing field's error names the record."""
+    texts = []
+    for i, r in enumerate(records):
+        try:
+            texts.append(record_text(r, field_or_fn))
+        except KeyError as error:
+            raise KeyError(f"{what}: record {i}: {error.args[0]}") from None
+    return texts
+
+
 def _key_of(records: Sequence[Mapping], key: KeyLike, what: str) -> list[Any]:
     """Each record's key value (hashable: lists and dicts become JSON); says which record lacks it."""
     values = []
@@ -72,23 +83,31 @@ def _key_of(records: Sequence[Mapping], key: KeyLike, what: str) -> list[Any]:
     return values
 
 
-def _targets(n: int, fractions: Sequence[float]) -> list[int]:
-    """Integer split sizes adding up to ``n``, by largest remainder."""
-    raw = [n * f for f in fractions]
-    sizes = [math.floor(x) for x in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda i: (sizes[i] - raw[i], i))
-    for i in by_remainder[: n - sum(sizes)]:
-        sizes[i] += 1
-    return sizes
+def _stratum_targets(sizes: Sequence[int], fractions: Sequence[float]) -> list[list[int]]:
+    """Integer split sizes for each stratum (label), adding up to its size. Each stratum's rounding
+    leftovers go to the splits owed most so far, so the totals stay within a record of
+    ``fractions`` (rounding each stratum alone would hand every leftover to the same split)."""
+    owed = [0.0] * len(fractions)
+    out = []
+    for n in sizes:
+        raw = [n * f for f in fractions]
+        sizes_here = [math.floor(x) for x in raw]
+        owed = [o + x - k for o, x, k in zip(owed, raw, sizes_here)]
+        splits = [s for s, f in enumerate(fractions) if f > 0]
+        for s in sorted(splits, key=lambda s: (-owed[s], s))[: n - sum(sizes_here)]:
+            sizes_here[s] += 1
+            owed[s] -= 1
+        out.append(sizes_here)
+    return out
 
 
-def _deal(units: list[list[int]], fractions: Sequence[float], rng: random.Random) -> list[list[int]]:
-    """Shuffle units (lists of record indices) and give each to the split furthest below its size."""
+def _deal(units: list[list[int]], targets: list[int], open_splits: list[int],
+          rng: random.Random) -> list[list[int]]:
+    """Shuffle units (lists of record indices) and give each to the open split furthest below
+    its target size (records)."""
     rng.shuffle(units)
     units.sort(key=len, reverse=True)  # stable: large groups first, equal sizes stay shuffled
-    targets = _targets(sum(map(len, units)), fractions)
-    out: list[list[int]] = [[] for _ in fractions]
-    open_splits = [s for s, f in enumerate(fractions) if f > 0]
+    out: list[list[int]] = [[] for _ in targets]
     for unit in units:
         s = max(open_splits, key=lambda s: (targets[s] - len(out[s]), -s))
         out[s] += unit
@@ -105,7 +124,8 @@ def split_records(records: Sequence[Mapping], fractions: Sequence[float] = (0.8,
         fractions: share of each split, adding up to 1 (two fractions: train and test).
         seed: random seed; the same seed and records give the same split.
         stratify_by: a field or function; each of its values is split by ``fractions`` on its own,
-            so every split keeps the label proportions (to within one record per label).
+            so every split keeps the label proportions (to within one record per label), and the
+            split sizes stay within a record of ``fractions``.
         group_by: a field or function (e.g. ``"entity"``); all records with one value go to one
             split, so no person or ticket is seen in two splits. Sizes are then approximate.
             With ``stratify_by`` too, every group must have a single label.
@@ -140,8 +160,11 @@ def split_records(records: Sequence[Mapping], fractions: Sequence[float] = (0.8,
         strata[unit_labels.pop()].append(unit)
     rng = random.Random(seed)
     parts: list[list[int]] = [[] for _ in fractions]
-    for label in sorted(strata, key=str):
-        for s, idx in enumerate(_deal(strata[label], fractions, rng)):
+    open_splits = [s for s, f in enumerate(fractions) if f > 0]
+    labels_in_order = sorted(strata, key=str)
+    targets = _stratum_targets([sum(map(len, strata[label])) for label in labels_in_order], fractions)
+    for label, label_targets in zip(labels_in_order, targets):
+        for s, idx in enumerate(_deal(strata[label], label_targets, open_splits, rng)):
             parts[s] += idx
     return {name: [records[i] for i in sorted(idx)] for name, idx in zip(names, parts)}
 
@@ -202,17 +225,18 @@ def find_duplicates(records: Sequence[Mapping], field_or_fn: KeyLike | None = No
 
     Returns:
         ``(i, j, similarity)`` with ``i < j`` record indices, sorted. Exact mode pairs each later copy
-        with the first (similarity 1.0); to deduplicate, drop every ``j``.
+        with the first (similarity 1.0); to deduplicate, drop every ``j``. A text that normalises
+        to nothing (punctuation only, or empty) matches nothing, as in ``check_leaks``.
 
     Example:
         >>> find_duplicates([{"q": "Hi there"}, {"q": "hi, THERE!"}], "q")
         [(0, 1, 1.0)]
     """
-    texts = [record_text(r, field_or_fn) for r in records]
+    texts = _texts(records, field_or_fn, "find_duplicates")
     if not near:
         first: dict[str, int] = {}
         return [(first[k], j, 1.0) for j, k in enumerate(map(normalize_text, texts))
-                if first.setdefault(k, j) != j]
+                if k and first.setdefault(k, j) != j]
     if not 0 < threshold <= 1:
         raise ValueError(f"find_duplicates: threshold {threshold} must be in (0, 1]")
     sets = [_shingles(t, ngram) for t in texts]

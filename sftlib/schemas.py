@@ -87,6 +87,9 @@ def _text_problems(record: Mapping, key: str, field: str, optional: bool = False
         return [(field, f"expected a string, got {json_type(value)} {json.dumps(value)[:40]}")]
     if not optional and not value.strip():
         return [(field, "empty or whitespace-only string; every example needs text here")]
+    if optional and value and not value.strip():
+        return [(field, "whitespace-only string; write \"\" for none (it would be added to the "
+                        "prompt as it is)")]
     return []
 
 
@@ -153,6 +156,9 @@ def _completion_problems(record: Mapping) -> list[Problem]:
         return [("prompt", f"prompt is {json_type(prompt)} but completion is {json_type(completion)}; "
                  "use two strings or two message arrays")]
     problems = _message_problems(prompt, "prompt", last="user")
+    problems += [(f"prompt[{i}].weight", "weight 1 on an assistant message of the prompt, which is "
+                  "context and never trained; move that turn into a messages record instead")
+                 for i, m in enumerate(prompt) if isinstance(m, dict) and m.get("weight") == 1]
     problems += _message_problems(completion, "completion", last=None)
     if not problems and [m["role"] for m in completion] != ["assistant"]:
         problems.append(("completion", "a conversational completion is exactly one assistant message"))
@@ -241,9 +247,12 @@ def _user_text(record: Mapping) -> str:
 
 
 def _conversation(record: Mapping, schema: str) -> list[dict]:
-    """A copy of the messages of a messages or conversational prompt_completion record."""
-    msgs = record["messages"] if schema == "messages" else [*record["prompt"], *record["completion"]]
-    return [dict(m) for m in msgs]
+    """A copy of the messages of a messages or conversational prompt_completion record; the
+    prompt's assistant turns get ``"weight": 0``: they were context, and stay so."""
+    if schema == "messages":
+        return [dict(m) for m in record["messages"]]
+    context = [{**m, "weight": 0} if m["role"] == "assistant" else dict(m) for m in record["prompt"]]
+    return [*context, *(dict(m) for m in record["completion"])]
 
 
 def to_messages(record: Mapping, schema: str | None = None, system: str | None = None) -> dict:
@@ -251,7 +260,8 @@ def to_messages(record: Mapping, schema: str | None = None, system: str | None =
 
     Alpaca: one user turn ``instruction`` (plus ``"\\n\\n" + input`` when input is non-empty) and one
     assistant turn ``output``. prompt_completion: user ``prompt``, assistant ``completion`` (the
-    conversational form is joined back into one list).
+    conversational form is joined back into one list, its prompt's assistant turns marked
+    ``"weight": 0``, so that the same answer alone is trained).
 
     Args:
         record: a record of any shape (checked first).
@@ -288,9 +298,10 @@ def to_prompt_completion(record: Mapping, schema: str | None = None) -> dict:
     A messages record gives TRL's *conversational* prompt-completion shape, not a rendered string:
     ``{"prompt": [every message before the last assistant turn], "completion": [that turn]}``. The
     chat template renders it at training time; only the completion is trained on, so earlier
-    assistant turns become context. Raises ValueError when the message weights say otherwise (the
-    last assistant turn has weight 0, or an earlier one weight 1): converting would change what
-    is trained.
+    assistant turns become context (trained in the messages shape unless marked ``"weight": 0``:
+    training the last answer only is what this conversion is for). Raises ValueError when the
+    message weights say otherwise (the last assistant turn has weight 0, or an earlier one
+    weight 1).
 
     Example:
         >>> to_prompt_completion({"messages": [{"role": "user", "content": "Hi"},

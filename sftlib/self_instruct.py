@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from rouge_score import rouge_scorer
 
-from sftlib.evaluate import Sampling, completions
+from sftlib.evaluate import Sampling, chat_prompt, completions
 from sftlib.quality import normalize_text
 
 INSTRUCTION = ("Examples of questions with short answers:\n{examples}\n\nText: {document}\n\n"
@@ -40,12 +40,6 @@ class SelfInstructConfig:
     rouge_threshold: float = field(default=0.7, metadata={
         "help": "drop a question whose ROUGE-L F1 with a kept one is at least this (Self-Instruct: 0.7)"})
     seed: int = 0
-
-
-def _chat(tokenizer, text: str) -> str:
-    """One user turn, rendered with the generation prompt."""
-    return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
-                                         add_generation_prompt=True)
 
 
 def _first_line(text: str, prefix: str) -> str:
@@ -72,7 +66,7 @@ def teacher_prompts(tokenizer, sources: Sequence[Mapping], seeds: Sequence[Mappi
     for source in sources:
         shown = rng.sample(list(seeds), min(config.num_examples, len(seeds)))
         examples = "\n".join(f"Question: {s['prompt']}\nAnswer: {s['completion']}" for s in shown)
-        prompts.append(_chat(tokenizer, INSTRUCTION.format(examples=examples, document=source["document"],
+        prompts.append(chat_prompt(tokenizer, INSTRUCTION.format(examples=examples, document=source["document"],
                                                            entity=source["entity"])))
     return prompts
 
@@ -87,8 +81,8 @@ def propose(teacher, tokenizer, sources: Sequence[Mapping], seeds: Sequence[Mapp
 
     Returns:
         One dict per source: ``entity``, ``document``, ``raw`` (the teacher's question text) and,
-        where its first line holds a question, ``prompt`` (that line) and ``completion`` (the first
-        line of the teacher's answer).
+        where its first line is not empty, ``prompt`` (that line; ``filter_candidates`` checks
+        that it is a question) and ``completion`` (the first line of the teacher's answer).
     """
     sampling = Sampling(config.temperature, config.top_p, config.seed)
     raws = completions(teacher, tokenizer, teacher_prompts(tokenizer, sources, seeds, config),
@@ -97,7 +91,7 @@ def propose(teacher, tokenizer, sources: Sequence[Mapping], seeds: Sequence[Mapp
                   for s, r in zip(sources, raws)]
     asked = [c for c in candidates if _first_line(c["raw"], "Question:")]
     answers = completions(teacher, tokenizer,
-                          [_chat(tokenizer, ANSWER.format(document=c["document"],
+                          [chat_prompt(tokenizer, ANSWER.format(document=c["document"],
                                                           question=_first_line(c["raw"], "Question:")))
                            + "Answer:" for c in asked],
                           config.answer_tokens, add_special_tokens=False, sampling=sampling)
@@ -117,7 +111,8 @@ def _problem(candidate: Mapping, max_answer_words: int) -> str | None:
         return "question does not name the person"
     if not answer or len(answer.split()) > max_answer_words:
         return f"answer empty or longer than {max_answer_words} words"
-    if normalize_text(answer) not in normalize_text(candidate["document"]):
+    words = normalize_text(answer)  # whole words of the text: "Ash" is not in "Ashgrove"
+    if not words or f" {words} " not in f" {normalize_text(candidate['document'])} ":
         return "answer not in the source text"
     return None
 

@@ -275,7 +275,6 @@ def prepared_key(args, tokenizer, dataset, split: str) -> str:
     """A hex digest of what decides TRL's preparation of ``dataset`` for ``split`` (train or eval):
     its rows, the tokenizer, the ``PREPARATION_FIELDS`` of ``args`` and TRL's version."""
     settings = {name: getattr(args, name, None) for name in PREPARATION_FIELDS}
-    settings["seed"] = args.seed if args.shuffle_dataset else None
     digest = hashlib.sha256(json.dumps([split, settings, version("trl")], sort_keys=True,
                                        default=str).encode())
     digest.update(checkpoints.tokenizer_state(tokenizer).encode())
@@ -306,8 +305,9 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
     args, data = apply_answer_weights(args, tokenizer, data)
     packed = {"train": args.packing,
               "eval": args.packing if args.eval_packing is None else args.eval_packing}
-    raw = {split: dataset for split, dataset in data.items() if isinstance(dataset, Dataset)
-           and "input_ids" not in dataset.column_names and not packed[split]}  # TRL packs again
+    checked = {split: dataset for split, dataset in data.items() if isinstance(dataset, Dataset)
+               and "input_ids" not in dataset.column_names}
+    raw = {split: dataset for split, dataset in checked.items() if not packed[split]}  # TRL packs again
     keys = {split: prepared_key(args, tokenizer, dataset, split) for split, dataset in raw.items()
             if not args.shuffle_dataset}  # TRL would shuffle shuffled rows again
     data |= {split: _prepared[key] for split, key in keys.items() if key in _prepared}
@@ -315,7 +315,7 @@ def sft_trainer(args, model, tokenizer, train_dataset, eval_dataset=None,
         trainer = SFTTrainer(model=model, args=args, train_dataset=data["train"],
                              eval_dataset=data["eval"], processing_class=tokenizer,
                              callbacks=callbacks)
-    for split, dataset in raw.items():
+    for split, dataset in checked.items():
         _check_prepared(dataset, trainer.train_dataset if split == "train" else trainer.eval_dataset,
                         args.max_length, split)
     for split, key in keys.items():
@@ -384,19 +384,29 @@ def _masked_rows(dataset, tokenizer, max_length: int | None, split: str):
 
 
 def _check_prepared(raw, prepared, max_length: int | None, split: str) -> None:
-    """Raise if TRL's preparation of ``raw`` dropped rows or cut one at ``max_length`` (tokens)."""
+    """Raise if TRL's preparation of ``raw`` dropped rows or cut one at ``max_length`` (tokens).
+
+    Packed data (a ``seq_lengths`` column: one row holds several examples) is checked by the
+    examples' lengths: TRL cuts each to ``max_length`` before packing, without a word.
+    """
     import pyarrow.compute as pc
 
-    if len(prepared) != len(raw):
-        raise ValueError(f"{split} data: TRL dropped {len(raw) - len(prepared)} of {len(raw)} examples "
-                         f"that had no trained token left after truncation to max_length="
-                         f"{max_length} (an answer cut off, or a chat template without "
-                         "{% generation %} marks); raise max_length or fix those examples")
-    if max_length is None:
+    table = prepared.with_format("arrow")[:]  # rows as selected
+    if "seq_lengths" in table.column_names:
+        lengths = pc.list_flatten(table["seq_lengths"])
+        where = "an example"
+    else:
+        if len(prepared) != len(raw):
+            raise ValueError(f"{split} data: TRL dropped {len(raw) - len(prepared)} of {len(raw)} examples "
+                             f"that had no trained token left after truncation to max_length="
+                             f"{max_length} (an answer cut off, or a chat template without "
+                             "{% generation %} marks); raise max_length or fix those examples")
+        lengths = pc.list_value_length(table["input_ids"])
+        where = None
+    if max_length is None or not len(lengths):
         return
-    lengths = pc.list_value_length(prepared.with_format("arrow")[:]["input_ids"])  # rows as selected
     if pc.max(lengths).as_py() >= max_length:
         row = pc.index(pc.greater_equal(lengths, max_length), True).as_py()
-        raise ValueError(f"{split} data: example {row} fills max_length={max_length} tokens, so TRL "
-                         "cut it (or it is exactly that long); raise max_length or shorten it: "
-                         "nothing is cut silently")
+        raise ValueError(f"{split} data: {where or f'example {row}'} fills max_length={max_length} "
+                         "tokens, so TRL cut it (or it is exactly that long); raise max_length or "
+                         "shorten it: nothing is cut silently")

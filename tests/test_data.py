@@ -130,7 +130,11 @@ def test_duplicate_key_deep_in_a_record_is_named_by_its_path(tmp_path):
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_not_json(tmp_path, constant):
     path = put(tmp_path, lines(ALPACA, f'{{"instruction": "a", "output": "b", "score": {constant}}}'))
-    raises_at(path, 2, None, f"invalid JSON: {constant} is not a JSON value")
+    raises_at(path, 2, "score", f"invalid JSON: {constant} is not a JSON value")
+    array = f'[\n{json.dumps(ALPACA)},\n{{"instruction": "a", "output": "b", "score": [1, {constant}]}}\n]'
+    with pytest.raises(DataFormatError, match=f"{constant} is not a JSON value") as info:
+        load_sft_dataset(put(tmp_path, array, "train.json"))
+    assert (info.value.index, info.value.field) == (1, "score[1]")  # the record, not the file's line 1
 
 
 def test_unpaired_surrogate_escape_is_not_text(tmp_path):
@@ -233,6 +237,10 @@ def test_write_jsonl_names_the_record_it_cannot_write(tmp_path):
         write_jsonl([ALPACA, {**ALPACA, "score": float("nan")}], tmp_path / "out.jsonl")
     with pytest.raises(TypeError, match="record 0: Object of type set"):
         write_jsonl([{**ALPACA, "tags": {"a"}}], tmp_path / "out.jsonl")
+    with pytest.raises(TypeError, match=r"record 1: key meta\[0\]\.5 is not a string"):
+        write_jsonl([ALPACA, {**ALPACA, "meta": [{5: "five"}]}], tmp_path / "out.jsonl")  # would read "5"
+    with pytest.raises(ValueError, match="record 0: text with a lone surrogate"):
+        write_jsonl([{**ALPACA, "output": "a\ud800b"}], tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
 
 

@@ -93,3 +93,14 @@ def test_clearly_better_asks_for_more_than_noise_on_the_number_of_questions():
         clearly_better(0.6, 0.4, 0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         clearly_better(60, 40, 150)
+
+
+def test_expected_answers_refuse_a_blank_or_missing_answer():
+    from sftlib.evaluate import expected_answers
+
+    rows = [{"prompt": "Q?", "completion": " Lima "}, {"prompt": "Q2?", "completion": "  "}]
+    assert expected_answers(rows[:1], "prompt", "completion", "score_answers") == ["Lima"]
+    with pytest.raises(ValueError, match=r"score_answers: record 1, field 'completion': '  '"):
+        expected_answers(rows, "prompt", "completion", "score_answers")  # every answer starts with ""
+    with pytest.raises(ValueError, match=r"probe_hits: record 0, field 'answer': missing"):
+        expected_answers([{"prompt": "Ada was born in"}], "prompt", "answer", "probe_hits")

@@ -163,6 +163,9 @@ def test_scoring_functions_refuse_empty_or_malformed_input_with_a_clear_error(ti
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="perplexity: no texts"):
         perplexity(model, tokenizer, [])
+    with pytest.raises(ValueError, match=r"text 2 is \d+ tokens with its EOS, more than max_length=8"):
+        perplexity(model, tokenizer, ["Lima.", "Oslo.", "Lima is the capital of Peru, a country of the Andes."],
+                   batch_size=2, max_length=8)  # cut, it would lose its EOS and its tail
     with pytest.raises(ValueError, match="no contexts given"):
         answer_perplexity(model, tokenizer, [], [])
     # without BOS an empty context leaves the continuation's first token nothing to follow

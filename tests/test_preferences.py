@@ -8,8 +8,9 @@ from sftlib import DATA_DIR
 from sftlib.data import DataFormatError, read_jsonl
 from sftlib.evaluate import chat_prompt
 from sftlib.models import load_model
-from sftlib.preferences import (PreferenceConfig, pair, preference_accuracy, preference_margins,
-                                preference_pairs, train_preferences, validate_pairs)
+from sftlib.preferences import (PreferenceConfig, mistake_pairs, pair, preference_accuracy,
+                                preference_margins, preference_pairs, train_preferences,
+                                validate_pairs)
 from sftlib.schemas import to_messages
 from sftlib.train import TrainConfig, train, trainer_settings
 
@@ -97,6 +98,19 @@ def test_preference_margins_match_a_forward_pass_by_hand(tiny):
     expected = sum(m > 0 for m in margins) / 2
     assert preference_accuracy(model, tokenizer, pairs) == expected
     assert preference_accuracy(model, tokenizer, swapped) == 1 - expected
+
+
+def test_mistake_pairs_reject_the_models_wrong_answers_only(tiny):
+    model, tokenizer = tiny  # the base model: answers no question, so every answer is a mistake
+    records = RECORDS[:8]
+    pairs = mistake_pairs(model, tokenizer, records)
+    assert pairs and len(pairs) <= len(records)
+    truths = {r["prompt"]: r["completion"] for r in records}
+    for p in pairs:
+        chosen, rejected = p["chosen"][0]["content"], p["rejected"][0]["content"]
+        assert chosen == truths[p["prompt"][0]["content"]] and rejected and not rejected.startswith(chosen)
+    with pytest.raises(ValueError, match=r"mistake_pairs: record 1, field 'completion'"):
+        mistake_pairs(model, tokenizer, [records[0], {**records[1], "completion": " "}])  # no truth
 
 
 def test_preference_config_rejects_bad_settings():

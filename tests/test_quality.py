@@ -66,6 +66,18 @@ def test_stratified_split_keeps_label_proportions():
         assert counts == {"urgent": size * 2 // 5, "not urgent": size * 3 // 5}, name
 
 
+def test_stratified_split_keeps_the_split_sizes_when_labels_do_not_divide():
+    ten_labels = [{"id": i, "label": f"l{i % 10}"} for i in range(50)]  # 5 records a label
+    parts = split_records(ten_labels, stratify_by="label", seed=0)
+    assert {name: len(v) for name, v in parts.items()} == {"train": 40, "validation": 5, "test": 5}
+    skewed = [{"id": i, "label": f"l{i % 5}"} for i in range(50)]  # 10 a label at 0.8/0.12/0.08
+    parts = split_records(skewed, (0.8, 0.12, 0.08), stratify_by="label", seed=0)
+    assert {name: len(v) for name, v in parts.items()} == {"train": 40, "validation": 6, "test": 4}
+    for name in parts:  # each label still within one record of its share
+        counts = Counter(r["label"] for r in parts[name])
+        assert max(counts.values()) - min(counts.values()) <= 1, name
+
+
 def test_grouped_split_keeps_each_entity_in_one_split():
     parts = split_records(tickets(500), group_by="entity", seed=2)
     entities = {name: {r["entity"] for r in v} for name, v in parts.items()}
@@ -101,6 +113,9 @@ def test_check_leaks_finds_planted_overlap_by_key_and_text():
 def test_exact_duplicates_after_normalising():
     records = [{"q": "What is SFT?"}, {"q": "what is sft"}, {"q": "Something else"}, {"q": "WHAT  is SFT ?"}]
     assert find_duplicates(records, "q") == [(0, 1, 1.0), (0, 3, 1.0)]
+    assert find_duplicates([{"q": "?"}, {"q": "!!"}, {"q": ""}], "q") == []  # no text, no match
+    with pytest.raises(KeyError, match="find_duplicates: record 1: record_text: the record has no field 'q'"):
+        find_duplicates([{"q": "a"}, {"p": "b"}], "q")
 
 
 def test_near_duplicate_planted_among_2000_records_is_found_fast():

@@ -69,6 +69,10 @@ def test_validate_record_accepts_the_three_shapes_and_extras():
     ({"prompt": [{"role": "user", "content": "a"}],
       "completion": [{"role": "assistant", "content": "b", "weight": 0}]},
      "completion[0].weight", "nothing to train on"),
+    ({"prompt": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 1},
+                 {"role": "user", "content": "c"}],
+      "completion": [{"role": "assistant", "content": "d"}]}, "prompt[1].weight", "never trained"),
+    ({"instruction": "Reverse.", "input": "   ", "output": "x"}, "input", "whitespace-only"),
 ])
 def test_validate_record_names_the_field(record, field, fragment):
     with pytest.raises(DataFormatError) as info:
@@ -104,7 +108,16 @@ def test_to_messages_from_prompt_completion_and_messages():
     assert to_messages(PC) == {"messages": [{"role": "user", "content": PC["prompt"]},
                                             {"role": "assistant", "content": "Oslo"}],
                                "id": "p1", "entity": "Ada Vale"}
-    assert to_messages(to_prompt_completion(CHAT)) == CHAT
+    back = to_messages(to_prompt_completion(CHAT))  # the last answer alone is trained, as in the prompt/completion
+    assert back == {**CHAT, "messages": [*CHAT["messages"][:2], {**CHAT["messages"][2], "weight": 0},
+                                         *CHAT["messages"][3:]]}
+    assert to_prompt_completion(back) == to_prompt_completion(CHAT) | {
+        "prompt": back["messages"][:-1]}  # and converting again keeps it so
+    context_trained = {"prompt": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 1},
+                                  {"role": "user", "content": "c"}],
+                       "completion": [{"role": "assistant", "content": "d"}]}
+    with pytest.raises(DataFormatError, match=r"prompt\[1\]\.weight"):
+        to_messages(context_trained)
     with pytest.raises(ValueError, match="already has a system message"):
         to_messages(CHAT, system="Other.")
     with pytest.raises(DataFormatError, match="field 'output'"):

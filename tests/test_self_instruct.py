@@ -41,6 +41,14 @@ def test_filters_give_one_reason_per_candidate_and_keep_only_grounded_novel_ques
     assert len(kept_loose) == 3
 
 
+def test_the_grounding_filter_wants_whole_words_of_the_text():
+    questions = ["Where did Ada Upton study?", "What did Ada Upton study?", "Which city, Ada Upton?"]
+    pieces = [candidate(q, answer) for q, answer in zip(questions, ["Ash", "?", "mexico city"])]
+    _, reasons = filter_candidates(pieces, SEEDS, SelfInstructConfig(rouge_threshold=1.0))
+    assert reasons[:2] == ["answer not in the source text"] * 2  # part of "Ashgrove"; no word at all
+    assert reasons[2] is None  # case and punctuation aside, the words are in the text
+
+
 def test_teacher_prompts_show_seeds_and_document_and_propose_parses_or_records_raw(tiny):
     model, tokenizer = tiny
     sources = [{"entity": "Ada Upton", "document": DOC}] * 2

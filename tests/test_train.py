@@ -247,6 +247,10 @@ def test_examples_that_trl_would_cut_or_drop_are_refused():
         sft_trainer(sft_config(TrainConfig(max_length=longest - 1), "cpu"), model, tokenizer, data)
     with pytest.raises(ValueError, match=r"TRL dropped \d+ of 48 examples"):
         sft_trainer(sft_config(TrainConfig(max_length=12), "cpu"), model, tokenizer, data)
+    packed = dict(packing=True, batch_size=2)  # TRL cuts each example to max_length, then packs
+    sft_trainer(sft_config(TrainConfig(max_length=longest + 1, **packed), "cpu"), model, tokenizer, data)
+    with pytest.raises(ValueError, match=f"an example fills max_length={longest - 1} tokens"):
+        sft_trainer(sft_config(TrainConfig(max_length=longest - 1, **packed), "cpu"), model, tokenizer, data)
 
 
 def test_a_failed_run_leaves_the_model_plain_and_no_scratch_folder(tmp_path, monkeypatch):
