@@ -7,9 +7,11 @@ With the environment variable ``SFT_RUN_CACHE`` set (``1`` for ``.cache/runs``, 
 * the tokenizer (vocabulary, special tokens, chat template);
 * the training and validation data, row by row;
 * the ``TrainConfig`` (all fields but the display ones);
-* the versions of torch, transformers, TRL and peft, the source of ``sftlib.train``,
-  ``sftlib.runner`` and ``sftlib.methods``, the device type with its bf16 support, and the
-  number of processes (``torchrun``: the global batch is the per-device batch times it).
+* the versions of torch, transformers, TRL, peft, accelerate, datasets and bitsandbytes, the
+  source of ``sftlib.train``, ``sftlib.runner``, ``sftlib.methods``, ``sftlib.templates`` (the
+  loss masks of weighted chats) and ``sftlib.checkpoints`` (the saved run's shape), the device
+  type with its bf16 support, the attention implementation, and the number of processes
+  (``torchrun``: the global batch is the per-device batch times it).
 
 If it finds such a run, it loads the trained weights into the model and rebuilds the trainer
 around the saved log instead of training. For the tiny model this takes about a second. If it
@@ -97,11 +99,12 @@ def run_key(config, model, tokenizer, train_dataset, eval_dataset=None) -> str:
 
     digest = hashlib.sha256()
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k not in DISPLAY_FIELDS}
-    environment = {name: version(name) for name in ("torch", "transformers", "trl", "peft")}
+    environment = {name: version(name) for name in ("torch", "transformers", "trl", "peft",
+                                                    "accelerate", "datasets", "bitsandbytes")}
     environment |= {"device": model.device.type, "bf16": supports_bf16(model.device),
                     "attention": model.config._attn_implementation,  # not in the config's JSON
                     "processes": int(os.environ.get("WORLD_SIZE", "1"))}  # torchrun: the global batch
-    for source in ("train.py", "runner.py", "methods.py"):
+    for source in ("train.py", "runner.py", "methods.py", "templates.py", "checkpoints.py"):
         environment[source] = hashlib.sha256((ROOT / "sftlib" / source).read_bytes()).hexdigest()
     digest.update(json.dumps([settings, environment], sort_keys=True, default=str).encode())
     digest.update(model.config.to_json_string().encode())

@@ -8,6 +8,7 @@ training added on top of what was already loaded.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -300,7 +301,6 @@ def measure_training_memory(profile: str, config, examples: int = 64, device: st
         RuntimeError: the child failed; the message says how it stopped (a SIGKILL, most likely
             the out-of-memory killer) and ends with its last error output.
     """
-    import dataclasses
     import os
     import subprocess
     import sys
@@ -368,7 +368,6 @@ def _measure_child(request: dict) -> dict:
 
 
 if __name__ == "__main__":
-    import dataclasses
     import sys
 
     print(json.dumps(_measure_child(json.loads(sys.argv[1]))))

@@ -31,7 +31,7 @@ def environment_report() -> str:
     Example:
         >>> print(environment_report())  # doctest: +SKIP
         python 3.11.7 | torch 2.13.0+cpu | transformers 5.24.0 | ...
-        device cpu, bf16 yes, 2 CPU threads
+        device cpu (x86_64), bf16 yes, 2 CPU threads, SFT_PROFILE=(unset: tiny)
     """
     device = pick_device()
     name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu"

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
-from sftlib.evaluate import chat_prompt, completions, probe_accuracy, probe_hits
+from sftlib.evaluate import probe_accuracy, probe_hits
 from sftlib.likelihood import perplexity
 from sftlib.tasks import people_probes
 from sftlib.templates import without_added_bos
@@ -73,19 +73,6 @@ def knowledge(model, tokenizer, known: KnowledgeSet) -> dict[str, float]:
 
     return {"people": accuracy(known.people), "countries": accuracy(known.countries),
             "perplexity": perplexity(model, tokenizer, known.texts)}
-
-
-def label_accuracy(model, tokenizer, records: list[dict], max_new_tokens: int = 4) -> float:
-    """Share of triage records whose answer starts with the right label, ``urgent`` or ``not urgent``.
-
-    Each record (Alpaca shape with ``label``) is asked as a chat; the label is the answer's text
-    before the first ``:``.
-    """
-    if not records:
-        raise ValueError("label_accuracy: no records given")
-    prompts = [chat_prompt(tokenizer, f"{r['instruction']}\n\n{r['input']}") for r in records]
-    outs = completions(model, tokenizer, prompts, max_new_tokens, add_special_tokens=False)
-    return sum(o.text.split(":")[0].strip() == r["label"] for o, r in zip(outs, records)) / len(records)
 
 
 def as_text_pair(messages: list[dict], tokenizer) -> dict[str, str]:
@@ -192,7 +179,8 @@ class Experiment:
 
     def over_seeds(self, config: TrainConfig, seeds: tuple[int, ...] = (0, 1),
                    pull_to_base: float = 0.0) -> dict[str, float]:
-        """Mean of ``run`` over ``seeds``, plus ``<metric> min``/``max`` for the scores."""
+        """Mean of ``run`` over ``seeds``, plus ``<metric> min``/``max`` for ``learned``,
+        ``people`` and ``countries``."""
         runs = [self.run(dataclasses.replace(config, seed=s), pull_to_base) for s in seeds]
         summary = {k: statistics.fmean(r[k] for r in runs) for k in runs[0]}
         for k in ("learned", "people", "countries"):

@@ -202,10 +202,27 @@ def world_folder(base: str) -> Path:
 
 
 def _convert_gguf(prof: Profile) -> Path:
-    """Convert the packaged GGUF file to a cached safetensors folder (once) and return it."""
+    """Convert the packaged GGUF file to a cached safetensors folder (once) and return it.
+
+    As in ``world_folder``, a file lock makes a second process wait for the first one's
+    conversion, and the folder appears only when it is complete.
+    """
+    from filelock import FileLock
+
     target = CACHE_DIR / "models" / prof.name
-    if (target / "model.safetensors").exists():
-        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(target.with_name(prof.name + ".lock")):  # two notebooks at once: one converts
+        if not (target / "model.safetensors").exists():
+            partial = target.with_name(prof.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            _save_gguf_as_safetensors(prof, partial)
+            shutil.rmtree(target, ignore_errors=True)  # an older, cut-short conversion
+            partial.rename(target)
+    return target
+
+
+def _save_gguf_as_safetensors(prof: Profile, folder_out: Path) -> None:
+    """Dequantise the packaged GGUF model of ``prof`` and save it, with its tokenizer, to ``folder_out``."""
     spec = importlib.util.find_spec(prof.location)  # importing the package itself fails
     if spec is None or not spec.submodule_search_locations:
         raise ProfileError(f"profile {prof.name!r}: the package {prof.location} is missing. "
@@ -220,14 +237,12 @@ def _convert_gguf(prof: Profile) -> Path:
     model.hf_quantizer = None  # the weights are dequantised now; save them as plain tensors
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    target.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(target)
-    tokenizer.save_pretrained(target)
-    return target
+    model.save_pretrained(folder_out)
+    tokenizer.save_pretrained(folder_out)
 
 
 def load_tokenizer(profile: str | None = None):
-    """The tokenizer of ``profile`` (with a pad token; right padding for training).
+    """The tokenizer of ``profile``; raises if it has no pad token (none is made up).
 
     Its chat template is replaced by one with ``{% generation %}`` markers where
     :func:`sftlib.templates.training_template` finds one that renders exactly as the model's own;
@@ -241,8 +256,9 @@ def load_tokenizer(profile: str | None = None):
     except OSError as err:
         raise _hub_error(prof, err) from err
     if tokenizer.pad_token is None:
-        raise ProfileError(f"profile {prof.name!r}: its tokenizer has no pad token; set one "
-                           "that is not the EOS token (a pad equal to EOS masks EOS out of training)")
+        raise ProfileError(f"profile {prof.name!r}: its tokenizer has no pad token; add one of "
+                           "its own rather than reusing EOS (a collator that masks pad ids would "
+                           "mask every EOS out of training, lesson 02)")
     template, _ = training_template(tokenizer)
     if template is not None:
         tokenizer.chat_template = template  # renders as the model's own; adds the loss-mask markers

@@ -410,11 +410,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="continue pretraining this profile, folder or hub id on the world")
     parser.add_argument("--epochs", type=float, default=None, help="with --world: passes")
     ns = parser.parse_args(argv)
+    if ns.world and ns.max_steps is not None:
+        parser.error("--max-steps is for pretraining tiny; with --world, give --epochs")
+    if not ns.world and ns.epochs is not None:
+        parser.error("--epochs needs --world (pretraining tiny counts --max-steps)")
     if ns.world:
         if not ns.out_dir:
             parser.error("--world needs --out-dir")
         wcfg = WorldConfig(base=ns.world, world=PretrainConfig(**(SMOKE if ns.smoke else {})))
-        if ns.epochs:
+        if ns.epochs is not None:
             wcfg.epochs = ns.epochs
         report = teach_world(wcfg, ns.out_dir)
         print(json.dumps({k: v for k, v in report.items() if k != "config"}, indent=2))
@@ -422,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = PretrainConfig(**(SMOKE if ns.smoke else {}))
     if ns.out_dir:
         cfg.out_dir = ns.out_dir
-    if ns.max_steps:
+    if ns.max_steps is not None:
         cfg.max_steps = ns.max_steps
     report = pretrain(cfg)
     print(json.dumps({k: v for k, v in report.items() if k != "config"}, indent=2))

@@ -79,8 +79,9 @@ def qa_task() -> QATask:
 def people_probes(count: int = 200) -> list[dict]:
     """``count`` sentence probes of ``data/probes/people.jsonl``: what the base model knows of them.
 
-    One probe per person, people evenly spaced through the file and the six attributes taken in
-    turn (``one_question_per_entity``), so every attribute is probed about equally often. A plain
+    One probe per person, every ``1500 // count``-th person from the start of the file (for 200,
+    every 7th: the first 1,394 people), the six attributes taken in turn
+    (``one_question_per_entity``), so every attribute is probed about equally often. A plain
     ``rows[::45]`` would probe birth dates and majors only: each person's six probes sit in the
     same order, and 45 steps on by 3 attributes at a time.
 

@@ -253,3 +253,29 @@ def test_sft_device_overrides_the_automatic_choice_and_names_itself_when_wrong(m
         pick_device()
     monkeypatch.setenv("SFT_DEVICE", "")
     assert pick_device().type in {"cpu", "cuda", "mps"}
+
+
+def test_the_gguf_conversion_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    import sftlib.models as models
+
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
+    prof = models.get_profile("smollm2-135m")
+
+    def killed(prof, out):
+        out.mkdir(parents=True)
+        (out / "model.safetensors").write_text("half")
+        raise RuntimeError("killed halfway")
+
+    monkeypatch.setattr(models, "_save_gguf_as_safetensors", killed)
+    with pytest.raises(RuntimeError, match="killed halfway"):
+        models._convert_gguf(prof)
+    assert not (tmp_path / "models" / prof.name).exists()  # no half folder to be taken as done
+
+    def whole(prof, out):
+        out.mkdir(parents=True)
+        (out / "model.safetensors").write_text("whole")
+
+    monkeypatch.setattr(models, "_save_gguf_as_safetensors", whole)
+    assert (models._convert_gguf(prof) / "model.safetensors").read_text() == "whole"
+    monkeypatch.setattr(models, "_save_gguf_as_safetensors", killed)
+    assert (models._convert_gguf(prof) / "model.safetensors").read_text() == "whole"  # done once

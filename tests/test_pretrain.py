@@ -61,8 +61,11 @@ def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path):
     assert json.loads((tmp_path / "world_report.json").read_text())["final_train_loss"] > 0
     model, _ = load_model(str(tmp_path), device="cpu")
     assert model.dtype == torch.float32
-    with pytest.raises(SystemExit):
-        main(["--world", "tiny"])  # --world needs --out-dir
+    for wrong in (["--world", "tiny"],  # --world needs --out-dir
+                  ["--world", "tiny", "--out-dir", str(tmp_path), "--max-steps", "5"],  # not read there
+                  ["--smoke", "--epochs", "2"]):  # not read without --world
+        with pytest.raises(SystemExit):
+            main(wrong)
 
 
 def test_a_failed_pretraining_leaves_no_scratch_folder(tmp_path, monkeypatch):

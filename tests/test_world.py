@@ -16,6 +16,9 @@ def test_make_people_refuses_more_than_the_names_allow():
 
     with pytest.raises(ValueError, match="unique names"):
         make_people(10**6)
+    with pytest.raises(ValueError, match="n must be 0 or more"):
+        make_people(-1)  # a slice would have given all but the last name
+    assert make_people(2, seed=0)[0].name == "Maya Wexley"  # the docstring's example
 
 
 def test_biography_states_every_fact_and_varies():
