@@ -293,16 +293,22 @@ def test_rounding_seeds_changes_the_chosen_matrices_by_nf4s_error_and_resumes(tm
     assert "points below original" in capsys.readouterr().out
 
 
-def test_lesson_06_quotes_the_recorded_rounding_seeds():
-    """Lesson 06's twenty-seed table is the summary of benchmarks/results/rounding_seeds_tiny_cpu.jsonl."""
+def recorded_summary_and_prose(script: str, results: str, lesson: str) -> tuple[dict, str]:
+    """``summary`` of a recorded run of ``benchmarks/<script>``, and the lesson's Markdown as one
+    line of single spaces (a quote may be wrapped anywhere in the notebook)."""
     import json
 
-    module = runpy.run_path(str(ROOT / "benchmarks" / "rounding_seeds.py"))
-    results = ROOT / "benchmarks" / "results" / "rounding_seeds_tiny_cpu.jsonl"
-    table = module["summary"]([json.loads(line) for line in results.read_text().splitlines()])
-    lesson = json.loads((ROOT / "notebooks" / "06_qlora.ipynb").read_text())
-    prose = " ".join("".join(c["source"]) for c in lesson["cells"] if c["cell_type"] == "markdown")
-    prose = " ".join(prose.split())  # the quotes below may be wrapped anywhere
+    module = runpy.run_path(str(ROOT / "benchmarks" / script))
+    rows = [json.loads(line) for line in (ROOT / "benchmarks" / "results" / results).read_text().splitlines()]
+    notebook = json.loads((ROOT / "notebooks" / lesson).read_text())
+    prose = " ".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    return module["summary"](rows), " ".join(prose.split())
+
+
+def test_lesson_06_quotes_the_recorded_rounding_seeds():
+    """Lesson 06's twenty-seed table is the summary of benchmarks/results/rounding_seeds_tiny_cpu.jsonl."""
+    table, prose = recorded_summary_and_prose("rounding_seeds.py", "rounding_seeds_tiny_cpu.jsonl",
+                                              "06_qlora.ipynb")
     assert {s["runs"] for s in table.values()} == {20}
     for s in table.values():  # as the lesson writes them: "25.2 % (9 to 46)"
         assert f"{s['mean'] * 100:.1f} % ({s['min'] * 100:.0f} to {s['max'] * 100:.0f})" in prose
@@ -331,14 +337,8 @@ def test_dpo_seeds_scores_each_sft_model_and_each_dpo_run_on_it(tmp_path, capsys
 
 def test_lesson_10_quotes_the_recorded_dpo_seeds():
     """Lesson 10's seed bullet is the summary of benchmarks/results/dpo_seeds_tiny_cpu.jsonl."""
-    import json
-
-    module = runpy.run_path(str(ROOT / "benchmarks" / "dpo_seeds.py"))
-    results = ROOT / "benchmarks" / "results" / "dpo_seeds_tiny_cpu.jsonl"
-    table = module["summary"]([json.loads(line) for line in results.read_text().splitlines()])
-    lesson = json.loads((ROOT / "notebooks" / "10_after_sft.ipynb").read_text())
-    prose = " ".join("".join(c["source"]) for c in lesson["cells"] if c["cell_type"] == "markdown")
-    prose = " ".join(prose.split())  # the quotes below may be wrapped anywhere
+    table, prose = recorded_summary_and_prose("dpo_seeds.py", "dpo_seeds_tiny_cpu.jsonl",
+                                              "10_after_sft.ipynb")
 
     def pct(share: float) -> str:  # as the lesson writes them: "37 %"
         return f"{share * 100:.0f} %"
