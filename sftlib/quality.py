@@ -87,14 +87,14 @@ def _stratum_targets(sizes: Sequence[int], fractions: Sequence[float]) -> list[l
     """Integer split sizes for each stratum (label), adding up to its size. Each stratum's rounding
     leftovers go to the splits owed most so far, so the totals stay within a record of
     ``fractions`` (rounding each stratum alone would hand every leftover to the same split)."""
+    open_splits = [s for s, f in enumerate(fractions) if f > 0]
     owed = [0.0] * len(fractions)
     out = []
     for n in sizes:
         raw = [n * f for f in fractions]
         sizes_here = [math.floor(x) for x in raw]
         owed = [o + x - k for o, x, k in zip(owed, raw, sizes_here)]
-        splits = [s for s, f in enumerate(fractions) if f > 0]
-        for s in sorted(splits, key=lambda s: (-owed[s], s))[: n - sum(sizes_here)]:
+        for s in sorted(open_splits, key=lambda s: (-owed[s], s))[: n - sum(sizes_here)]:
             sizes_here[s] += 1
             owed[s] -= 1
         out.append(sizes_here)

@@ -392,9 +392,9 @@ def _check_prepared(raw, prepared, max_length: int | None, split: str) -> None:
     import pyarrow.compute as pc
 
     table = prepared.with_format("arrow")[:]  # rows as selected
-    if "seq_lengths" in table.column_names:
+    packed = "seq_lengths" in table.column_names
+    if packed:
         lengths = pc.list_flatten(table["seq_lengths"])
-        where = "an example"
     else:
         if len(prepared) != len(raw):
             raise ValueError(f"{split} data: TRL dropped {len(raw) - len(prepared)} of {len(raw)} examples "
@@ -402,11 +402,11 @@ def _check_prepared(raw, prepared, max_length: int | None, split: str) -> None:
                              f"{max_length} (an answer cut off, or a chat template without "
                              "{% generation %} marks); raise max_length or fix those examples")
         lengths = pc.list_value_length(table["input_ids"])
-        where = None
     if max_length is None or not len(lengths):
         return
     if pc.max(lengths).as_py() >= max_length:
         row = pc.index(pc.greater_equal(lengths, max_length), True).as_py()
-        raise ValueError(f"{split} data: {where or f'example {row}'} fills max_length={max_length} "
+        where = "an example" if packed else f"example {row}"  # a packed row holds several
+        raise ValueError(f"{split} data: {where} fills max_length={max_length} "
                          "tokens, so TRL cut it (or it is exactly that long); raise max_length or "
                          "shorten it: nothing is cut silently")
