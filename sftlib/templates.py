@@ -108,18 +108,23 @@ def training_template(tokenizer) -> tuple[str | None, str]:
         patched = get_training_chat_template(tokenizer)
     except ValueError:  # TRL does not know this template
         patched = None
-    if patched is not None:
+    if patched is not None and _renders_like_own(tokenizer, patched):
         return patched, "trl"
     opening = tokenizer.apply_chat_template([{"role": "user", "content": "x"}], tokenize=False)
     found = re.match(r"<\|im_start\|>system\n(.*?)<\|im_end\|>\n<\|im_start\|>user\n", opening, re.S)
     for default_system in [None] + ([found.group(1)] if found else []):
         candidate = chatml_template(default_system)
-        if all(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=prompt)
-               == tokenizer.apply_chat_template(chat, chat_template=candidate, tokenize=False,
-                                                add_generation_prompt=prompt)
-               for chat, prompt in _PROBES):
+        if _renders_like_own(tokenizer, candidate):
             return candidate, "chatml"
     return None, "none"
+
+
+def _renders_like_own(tokenizer, candidate: str) -> bool:
+    """True if ``candidate`` renders every probe conversation exactly as the tokenizer's template."""
+    return all(tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=prompt)
+               == tokenizer.apply_chat_template(chat, chat_template=candidate, tokenize=False,
+                                                add_generation_prompt=prompt)
+               for chat, prompt in _PROBES)
 
 
 def without_end_of_turn(template: str) -> str:

@@ -52,7 +52,7 @@ def test_text_pair_keeps_a_chatml_prompt_whole_and_names_a_missing_end():
     pair = as_text_pair(messages, tokenizer)
     assert pair == {"prompt": "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", "completion": "A."}
     tokenizer.chat_template = CHATML_TEMPLATE.replace("+ '<|im_end|>' }}{%- endgeneration", "}}{%- endgeneration")
-    with pytest.raises(ValueError, match=r"ending in EOS '<\|im_end\|>'; the conversation ends .*A\.\\n"):
+    with pytest.raises(ValueError, match=r"end the answer in EOS '<\|im_end\|>'; the conversation ends .*A\.\\n"):
         as_text_pair(messages, tokenizer)
 
 

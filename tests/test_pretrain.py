@@ -26,8 +26,12 @@ def test_documents_are_rows_that_start_with_bos_and_end_with_eos():
     rows = tokenize_documents(docs, tokenizer, 256)
     assert len(rows) == len(docs)
     assert all(r[0] == tokenizer.bos_token_id and r[-1] == tokenizer.eos_token_id for r in rows)
-    with pytest.raises(ValueError, match="exceed max_length=5"):
+    with pytest.raises(ValueError, match=r"exceed max_length=5 .* and \d+ more"):
         tokenize_documents(docs, tokenizer, 5)
+    longest = max(range(len(rows)), key=lambda i: len(rows[i]))
+    limit = len(rows[longest]) - 1
+    with pytest.raises(ValueError, match=rf": documents {longest} \({limit + 1} tokens\),"):
+        tokenize_documents(docs, tokenizer, limit)
 
 
 def test_smoke_pretraining_writes_a_loadable_model(tmp_path, capsys):

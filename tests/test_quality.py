@@ -50,6 +50,8 @@ def test_split_sizes_are_exact_disjoint_and_reproducible():
     two = split_records(records, (0.7, 0.3))
     assert {k: len(v) for k, v in two.items()} == {"train": 70, "test": 30}
     assert len(split_records(tickets(7), (0.5, 0.5, 0.0))["test"]) == 0
+    four = split_records(records, (0.25,) * 4, names=["a", "b", "c", "d"])
+    assert {k: len(v) for k, v in four.items()} == {"a": 25, "b": 25, "c": 25, "d": 25}
 
 
 def test_split_rejects_bad_fractions():
@@ -104,6 +106,7 @@ def test_check_leaks_finds_planted_overlap_by_key_and_text():
     parts["test"].append(planted)
     leaks = check_leaks(parts)
     assert len(leaks[("train", "test")]) == 1 and leaks[("train", "validation")] == []
+    assert check_leaks(parts, normalize=False)[("train", "test")] == []  # only the case differs
     assert check_leaks(parts, "id")[("train", "test")] == []
     assert check_leaks(parts, "input")[("train", "test")] == [planted["input"]]
     with pytest.raises(KeyError, match="record 0 has no field 'nope'"):

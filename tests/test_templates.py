@@ -198,6 +198,13 @@ def test_training_template_finds_plain_chatml_and_trl_versions():
             == (qwen2_5_training_chat_template, "trl"))
 
 
+def test_training_template_refuses_a_trl_version_that_renders_differently(monkeypatch):
+    unmarked = CHATML_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
+    drifted = CHATML_TEMPLATE.replace("<|im_start|>", "<|im_start|> ")  # marked, but not the same text
+    monkeypatch.setattr("trl.chat_template_utils.get_training_chat_template", lambda tokenizer: drifted)
+    assert training_template(tokenizer_with(unmarked)) == (CHATML_TEMPLATE, "chatml")
+
+
 def test_training_template_gives_up_on_other_layouts():
     unmarked = INST_TEMPLATE.replace("{%- generation %}", "").replace("{%- endgeneration %}", "")
     assert training_template(tokenizer_with(unmarked)) == (None, "none")
