@@ -1,13 +1,17 @@
-"""Controlled training sets for data experiments: nested subsets and deliberately wrong answers.
+"""Controlled training sets for data experiments: nested subsets, deliberately wrong answers, and
+questions asked again in other words (data augmentation).
 
-Lesson 09 asks whether a small clean set beats a larger noisy one (the LIMA claim). Both helpers are
-seeded and leave their input unchanged, so every run sees the same examples and the same errors.
+Lesson 09 asks whether a small clean set beats a larger noisy one (the LIMA claim), and whether
+rewording a small set's questions helps. The helpers are seeded or deterministic and leave their
+input unchanged, so every run sees the same examples and the same errors.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
+
+from sftlib.pools import QA_QUESTIONS
 
 
 def nested_subsets(records: Sequence[Mapping], sizes: Sequence[int], seed: int = 0) -> dict[int, list]:
@@ -78,3 +82,52 @@ def corrupt_answers(records: Sequence[Mapping], share: float, seed: int = 0, ans
                              f"{out[i][group]!r}; there is no other answer to swap in")
         out[i][answer] = rng.choice(others)
     return out, corrupted
+
+
+def reworded(records: Sequence[Mapping], wordings: Mapping[str, Sequence[str]] = QA_QUESTIONS) -> list[dict]:
+    """Each record followed by copies that ask the same question in the other wordings.
+
+    Data augmentation of the simplest kind: the QA data asks each attribute in one of a few
+    wordings (``sftlib.pools.QA_QUESTIONS``, with ``{n}`` for the person), so a record can be
+    asked again in the others, with the same answer. Nothing new is learned about anyone; only
+    the question's form varies.
+
+    Args:
+        records: QA records with ``entity``, ``attribute``, ``prompt`` and ``completion``.
+        wordings: per attribute, the question templates (``{n}`` is the entity).
+
+    Returns:
+        ``len(records) * k`` records for ``k`` wordings an attribute (3 for the course's): each
+        record as it was, then its other wordings in the templates' order; a copy's ``id`` (if the
+        record has one) gets ``-w1``, ``-w2``, ... after it.
+
+    Raises:
+        KeyError: a record lacks a field; ValueError: its attribute has no wordings, or its prompt
+        is none of them (it names the record).
+
+    Example:
+        >>> rows = reworded([{"entity": "Ada", "attribute": "major",
+        ...                   "prompt": "What did Ada major in?", "completion": "law"}])
+        >>> [r["prompt"] for r in rows]
+        ['What did Ada major in?', 'What was the major of Ada?', 'Which field did Ada study?']
+    """
+    out = []
+    for i, record in enumerate(records):
+        for key in ("entity", "attribute", "prompt", "completion"):
+            if key not in record:
+                raise KeyError(f"reworded: record {i} has no field {key!r} (it has {sorted(record)})")
+        templates = wordings.get(record["attribute"])
+        if not templates:
+            raise ValueError(f"reworded: record {i}: no wordings for attribute {record['attribute']!r}")
+        asked = [t.format(n=record["entity"]) for t in templates]
+        if record["prompt"] not in asked:
+            raise ValueError(f"reworded: record {i}: prompt {record['prompt']!r} is none of the "
+                             f"{len(asked)} wordings of {record['attribute']!r}")
+        out.append(dict(record))
+        others = [q for q in asked if q != record["prompt"]]
+        for k, question in enumerate(others, start=1):
+            copy = {**record, "prompt": question}
+            if "id" in record:
+                copy["id"] = f"{record['id']}-w{k}"
+            out.append(copy)
+    return out

@@ -1,11 +1,13 @@
 """Scoring what a causal language model generates: completions and answers (greedy or sampled),
-knowledge probes, the significance of an accuracy difference, and the course's offline
-``evaluate`` metrics. Scores by log-likelihood (perplexity, multiple choice) are in
+knowledge probes, the significance of an accuracy difference, how skewed a model's answers are
+against its training data (bias amplification), and the course's offline ``evaluate`` metrics. Scores by log-likelihood (perplexity, multiple choice) are in
 :mod:`sftlib.likelihood`."""
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,6 +205,66 @@ def clearly_better(a: float, b: float, n: int, z: float = 2.0) -> bool:
         raise ValueError(f"clearly_better: accuracies are shares between 0 and 1, got {a} and {b}")
     error = math.sqrt((a * (1 - a) + b * (1 - b)) / n)
     return a - b > z * error
+
+
+def answer_skew(questions: Sequence[Mapping], answers: Sequence[str],
+                training: Sequence[Mapping]) -> list[dict]:
+    """Per attribute, the value a model answers most often, and how often the data says it.
+
+    Bias amplification (Zhao et al., 2017): a model's outputs are more skewed than the data it
+    learned from. Where the training answers of an attribute are spread over many values, a model
+    that gives one value to a large share of questions says it far more often than the data
+    (``model share`` against ``training share``) or the truth (``truth share``) does.
+
+    Args:
+        questions: records with ``attribute`` and ``completion`` (the right answer).
+        answers: the model's answer to each question, in the same order (compared stripped).
+        training: the training records (``attribute``, ``completion``) the model learned from.
+
+    Returns:
+        One row per attribute, in order of first appearance: ``attribute``, ``questions``,
+        ``values in training`` (distinct answers), ``top answer`` (the model's most frequent;
+        the first one given, on a tie), its ``model share`` (of that attribute's answers, 0..1),
+        ``truth share`` (of the right answers to the same questions), ``training share`` (of the
+        attribute's training answers), ``truths' top share`` (the share of the most frequent right
+        answer: what the top of several counts reaches by chance, the fair yardstick for ``model
+        share``), and ``distinct answers`` / ``distinct truths`` given to these questions.
+
+    Raises:
+        ValueError: as many answers as questions are not given, or a question's attribute has no
+            training records; KeyError names a record without ``attribute`` or ``completion``.
+
+    Example:
+        >>> qs = [{"attribute": "city", "completion": c} for c in ("Oslo", "Rome", "Lima")]
+        >>> row, = answer_skew(qs, ["Oslo", "Oslo", "Oslo"], qs)
+        >>> row["top answer"], row["model share"], round(row["training share"], 2)
+        ('Oslo', 1.0, 0.33)
+    """
+    if len(answers) != len(questions):
+        raise ValueError(f"answer_skew: {len(answers)} answers for {len(questions)} questions")
+    for what, records in (("question", questions), ("training record", training)):
+        for i, record in enumerate(records):
+            for key in ("attribute", "completion"):
+                if key not in record:
+                    raise KeyError(f"answer_skew: {what} {i} has no field {key!r} (it has {sorted(record)})")
+    trained: dict[str, Counter] = {}
+    for record in training:
+        trained.setdefault(record["attribute"], Counter())[record["completion"].strip()] += 1
+    rows = []
+    for attribute in dict.fromkeys(q["attribute"] for q in questions):
+        if attribute not in trained:
+            raise ValueError(f"answer_skew: no training records with attribute {attribute!r}")
+        asked = [i for i, q in enumerate(questions) if q["attribute"] == attribute]
+        said = Counter(answers[i].strip() for i in asked)
+        truths = Counter(questions[i]["completion"].strip() for i in asked)
+        top = said.most_common(1)[0][0]
+        rows.append({"attribute": attribute, "questions": len(asked),
+                     "values in training": len(trained[attribute]), "top answer": top,
+                     "model share": said[top] / len(asked), "truth share": truths[top] / len(asked),
+                     "training share": trained[attribute][top] / trained[attribute].total(),
+                     "truths' top share": truths.most_common(1)[0][1] / len(asked),
+                     "distinct answers": len(said), "distinct truths": len(truths)})
+    return rows
 
 
 def load_metric(name: str):

@@ -336,6 +336,27 @@ def load_model(profile: str | None = None, device: str | None = None,
     return model.eval(), tokenizer
 
 
+def untrained_model(profile: str | None = None, seed: int = 0, device: str | None = None):
+    """The profile's architecture with new random weights: the model before any pretraining.
+
+    The baseline for "what did pretraining give?": fine-tune it with the same recipe as the
+    pretrained model and compare. Weights are drawn by transformers' own initialisation for the
+    architecture (``from_config``), seeded, in the dtype ``load_model`` would pick.
+
+    Returns:
+        The model, on the picked device, in eval mode; its tokenizer is ``load_tokenizer(profile)``.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    dev = pick_device(device)
+    config = AutoConfig.from_pretrained(model_path(profile))
+    if dev.type == "cpu":
+        config._attn_implementation = "eager"  # as load_model: faster on the CPU's short rows
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=pick_dtype(dev))
+    return model.to(dev).eval()
+
+
 @contextlib.contextmanager
 def quiet_weight_bars():
     """No transformers progress bars inside the block ("Loading weights", "Writing model shards").

@@ -23,8 +23,14 @@ def _lesson(title: str = "# 42 · A new lesson\n\n**Promise:** something.") -> d
     ]}
 
 
+SOLUTIONS = sorted((colab.ROOT / "notebooks" / "solutions").glob("*_solutions.ipynb"))
+
+
 def test_lessons_are_found():
-    assert [p.name[:2] for p in LESSONS][:9] == [f"{i:02d}" for i in range(9)]
+    assert [p.name[:2] for p in LESSONS] == [f"{i:02d}" for i in range(11)]  # lessons 00 to 10
+    # every lesson, and only lessons: one per reference solutions notebook
+    assert [p.name for p in LESSONS] == [p.name.replace("_solutions.ipynb", ".ipynb")
+                                        for p in SOLUTIONS]
 
 
 def test_solutions_notebooks_are_not_stamped_as_lessons():
@@ -32,6 +38,11 @@ def test_solutions_notebooks_are_not_stamped_as_lessons():
     # where the course is installed; the set-up cell would move into notebooks/, not solutions/
     assert (colab.ROOT / "notebooks" / "solutions").is_dir()
     assert all(p.parent.name == "notebooks" for p in LESSONS)
+    assert len(SOLUTIONS) == len(LESSONS)
+    for path in SOLUTIONS:
+        text = path.read_text(encoding="utf-8")
+        assert colab.CELL_MARKER not in text and colab.BADGE_PREFIX not in text, path.name
+        assert "colab.research.google.com" not in text, path.name  # no badge's URL either
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sftlib.curation import corrupt_answers, nested_subsets
+from sftlib.curation import corrupt_answers, nested_subsets, reworded
 
 ROWS = [{"attribute": a, "completion": f"{a}-{i}"} for a in ("city", "year") for i in range(10)]
 
@@ -41,3 +41,29 @@ def test_corrupt_answers_errors_name_the_problem():
         corrupt_answers([ROWS[0], {"completion": "x"}], 0.5)
     with pytest.raises(ValueError, match="only one with attribute='solo'"):
         corrupt_answers([{"attribute": "solo", "completion": "x"}], 1.0)
+
+
+def test_reworded_asks_each_question_in_every_wording_with_the_same_answer():
+    from sftlib import DATA_DIR
+    from sftlib.data import read_jsonl
+    from sftlib.pools import QA_QUESTIONS
+
+    records = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[:12]  # two people, six attributes each
+    rows = reworded(records)
+    assert len(rows) == 3 * len(records) and rows[::3] == records  # each original, then its copies
+    for record, group in zip(records, (rows[i:i + 3] for i in range(0, len(rows), 3))):
+        wordings = {t.format(n=record["entity"]) for t in QA_QUESTIONS[record["attribute"]]}
+        assert {r["prompt"] for r in group} == wordings  # three different questions
+        assert all(r["completion"] == record["completion"] and r["entity"] == record["entity"] for r in group)
+        assert [r["id"] for r in group] == [record["id"], record["id"] + "-w1", record["id"] + "-w2"]
+    assert records == read_jsonl(DATA_DIR / "qa" / "train.jsonl")[:12]  # the input is left as it was
+
+
+def test_reworded_names_a_record_it_cannot_reword():
+    record = {"entity": "Ada", "attribute": "major", "prompt": "What did Ada major in?", "completion": "law"}
+    with pytest.raises(ValueError, match=r"record 1: prompt 'What did Ada read\?' is none of the 3 wordings"):
+        reworded([record, {**record, "prompt": "What did Ada read?"}])
+    with pytest.raises(ValueError, match="record 0: no wordings for attribute 'pet'"):
+        reworded([{**record, "attribute": "pet"}])
+    with pytest.raises(KeyError, match="record 0 has no field 'entity'"):
+        reworded([{k: v for k, v in record.items() if k != "entity"}])

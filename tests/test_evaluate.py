@@ -2,7 +2,7 @@
 
 import pytest
 
-from sftlib.evaluate import complete, probe_accuracy
+from sftlib.evaluate import answer_skew, complete, probe_accuracy
 
 
 
@@ -104,3 +104,31 @@ def test_expected_answers_refuse_a_blank_or_missing_answer():
         expected_answers(rows, "prompt", "completion", "score_answers")  # every answer starts with ""
     with pytest.raises(ValueError, match=r"probe_hits: record 0, field 'answer': missing"):
         expected_answers([{"prompt": "Ada was born in"}], "prompt", "answer", "probe_hits")
+
+
+def test_answer_skew_compares_the_favourite_answer_with_the_data_and_the_truth():
+    training = ([{"attribute": "city", "completion": c} for c in ("Oslo", "Rome", "Lima", "Pune") * 5]
+                + [{"attribute": "year", "completion": "1990"}] * 3 + [{"attribute": "year", "completion": "1991"}])
+    questions = ([{"attribute": "year", "completion": "1991"}]
+                 + [{"attribute": "city", "completion": c} for c in ("Oslo", "Rome", "Lima", "Pune")])
+    rows = answer_skew(questions, ["1990", " Rome ", "Rome", "Rome", "Lima"], training)
+    year, city = rows  # attributes in order of first appearance
+    assert year == {"attribute": "year", "questions": 1, "values in training": 2, "top answer": "1990",
+                    "model share": 1.0, "truth share": 0.0, "training share": 0.75, "truths' top share": 1.0,
+                    "distinct answers": 1, "distinct truths": 1}
+    assert (city["top answer"], city["model share"], city["truth share"], city["training share"]) == \
+        ("Rome", 0.75, 0.25, 0.25)  # " Rome " counts as Rome: answers are compared stripped
+    assert city["truths' top share"] == 0.25  # four cities, one question each
+    assert (city["distinct answers"], city["distinct truths"], city["values in training"]) == (2, 4, 4)
+    tie = answer_skew(questions[1:3], ["Rome", "Oslo"], training)[0]
+    assert tie["top answer"] == "Rome"  # a tie goes to the first answer given
+
+
+def test_answer_skew_names_what_is_missing():
+    questions = [{"attribute": "city", "completion": "Oslo"}]
+    with pytest.raises(ValueError, match="2 answers for 1 questions"):
+        answer_skew(questions, ["Oslo", "Rome"], questions)
+    with pytest.raises(ValueError, match="no training records with attribute 'city'"):
+        answer_skew(questions, ["Oslo"], [{"attribute": "year", "completion": "1990"}])
+    with pytest.raises(KeyError, match="training record 0 has no field 'completion'"):
+        answer_skew(questions, ["Oslo"], [{"attribute": "city"}])

@@ -56,13 +56,22 @@ def test_text_pair_keeps_a_chatml_prompt_whole_and_names_a_missing_end():
         as_text_pair(messages, tokenizer)
 
 
+def _key(row: dict[str, str]) -> tuple:
+    """A row as a sortable value, so lists of rows compare as multisets."""
+    return tuple(sorted(row.items()))
+
+
 def test_with_replay_mixes_the_asked_share_and_refuses_impossible_mixes(tiny):
     pairs = _pairs(tiny[1], 30)
     docs = [f"document {i}" for i in range(20)]
     mixed = with_replay(pairs, docs, 0.25, seed=1)
     replayed = [r for r in mixed if r["prompt"] == ""]
     assert len(mixed) == 40 and len(replayed) == 10 and all(r["completion"] in docs for r in replayed)
-    assert with_replay(pairs, docs, 0.25, seed=1) == mixed and with_replay(pairs, docs, 0.0) != []
+    assert with_replay(pairs, docs, 0.25, seed=1) == mixed
+    unmixed = with_replay(pairs, docs, 0.0)  # no replay: the pairs alone, in some order
+    assert not [r for r in unmixed if r["prompt"] == ""]
+    assert sorted(map(_key, unmixed)) == sorted(map(_key, pairs))
+    assert sorted(map(_key, mixed)) == sorted(map(_key, pairs + replayed))  # every pair kept
     with pytest.raises(ValueError, match="needs 30 documents"):
         with_replay(pairs, docs, 0.5)
     with pytest.raises(ValueError, match=r"\[0, 1\)"):

@@ -84,8 +84,10 @@ def _layer0_lora_grad(infer_first: bool, guard: bool) -> float:
 
 
 def test_qlora_gets_gradients_in_every_layer_even_after_inference():
-    assert _layer0_lora_grad(infer_first=True, guard=True) > 0
     assert _layer0_lora_grad(infer_first=False, guard=True) > 0
+    if not _cpu_repacks_4bit():  # inference repacks nothing here: a do-nothing guard would pass
+        pytest.skip("this CPU has no AVX512-BF16 repacking: the guard has nothing to undo")
+    assert _layer0_lora_grad(infer_first=True, guard=True) > 0
 
 
 @pytest.mark.skipif(not _cpu_repacks_4bit(), reason="this CPU has no AVX512-BF16 repacking")
@@ -94,12 +96,13 @@ def test_the_trap_the_guard_prevents_is_real_on_this_cpu():
     assert _layer0_lora_grad(infer_first=True, guard=False) == 0
 
 
+@pytest.mark.skipif(not _cpu_repacks_4bit(), reason="this CPU has no AVX512-BF16 repacking: "
+                    "nothing is packed, so a do-nothing guard would count 0 too")
 def test_guard_counts_the_layers_it_unpacks():
     model, tokenizer = load_model("tiny", device="cpu", quantize="nf4")
     with torch.no_grad():
         model(**tokenizer(["Hello"], return_tensors="pt"))
-    expected = 6 * 7 if _cpu_repacks_4bit() else 0  # q k v o gate up down in 6 blocks
-    assert guard_4bit_training(model) == expected
+    assert guard_4bit_training(model) == 6 * 7  # q k v o gate up down in 6 blocks
     assert guard_4bit_training(model) == 0
 
 

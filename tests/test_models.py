@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from sftlib import DATA_DIR
+from sftlib.data import read_jsonl
 from sftlib.evaluate import probe_accuracy
 from sftlib.likelihood import perplexity
 from sftlib.models import (PROFILES, ProfileError, count_parameters, get_profile, load_model,
                            load_tokenizer, model_path, pick_device, pick_dtype, profile_name,
-                           quiet_weight_bars, supports_bf16)
+                           quiet_weight_bars, supports_bf16, untrained_model)
 from sftlib.templates import CHATML_TEMPLATE, INST_TEMPLATE
 
 REPORT = json.loads((DATA_DIR / "tiny" / "pretrain_report.json").read_text())
@@ -289,3 +290,15 @@ def test_the_gguf_conversion_appears_whole_or_not_at_all(tmp_path, monkeypatch):
     assert (models._convert_gguf(prof) / "model.safetensors").read_text() == "whole"
     monkeypatch.setattr(models, "_save_gguf_as_safetensors", killed)
     assert (models._convert_gguf(prof) / "model.safetensors").read_text() == "whole"  # done once
+
+
+def test_untrained_model_has_the_architecture_and_fresh_seeded_weights(tiny):
+    pretrained, tokenizer = tiny
+    fresh, again, other = untrained_model("tiny", seed=0), untrained_model("tiny", seed=0), untrained_model("tiny", seed=1)
+    shapes = lambda m: {n: p.shape for n, p in m.named_parameters()}
+    assert shapes(fresh) == shapes(pretrained) and not fresh.training
+    assert all(torch.equal(a, b) for a, b in zip(fresh.parameters(), again.parameters()))
+    assert not torch.equal(fresh.lm_head.weight, other.lm_head.weight)
+    # knows nothing: held-out text is about as surprising as a uniform guess over the vocabulary
+    texts = [r["text"] for r in read_jsonl(DATA_DIR / "tiny" / "heldout.jsonl")[:8]]
+    assert perplexity(fresh, tokenizer, texts) > 0.5 * len(tokenizer) > 50 * perplexity(pretrained, tokenizer, texts)

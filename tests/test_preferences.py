@@ -101,10 +101,18 @@ def test_preference_margins_match_a_forward_pass_by_hand(tiny):
 
 
 def test_mistake_pairs_reject_the_models_wrong_answers_only(tiny):
-    model, tokenizer = tiny  # the base model: answers no question, so every answer is a mistake
-    records = RECORDS[:8]
+    from sftlib.evaluate import ask
+
+    model, tokenizer = tiny  # the base model: answers none of RECORDS right, so each is a mistake
+    # one record the model answers right: its truth is the model's own greedy answer, asked in
+    # the same batch (and with the same max_new_tokens) as mistake_pairs asks it
+    questions = [r["prompt"] for r in RECORDS[:8]] + ["What is the capital of Peru?"]
+    own = ask(model, tokenizer, questions, max_new_tokens=16)[-1].text.strip()
+    assert own  # a non-empty answer, so only its being right can drop it
+    records = RECORDS[:8] + [{"prompt": questions[-1], "completion": own}]
     pairs = mistake_pairs(model, tokenizer, records)
-    assert pairs and len(pairs) <= len(records)
+    assert pairs and len(pairs) <= len(records) - 1
+    assert questions[-1] not in {p["prompt"][0]["content"] for p in pairs}  # right: no pair
     truths = {r["prompt"]: r["completion"] for r in records}
     for p in pairs:
         chosen, rejected = p["chosen"][0]["content"], p["rejected"][0]["content"]

@@ -46,7 +46,7 @@ def test_smoke_pretraining_writes_a_loadable_model(tmp_path, capsys):
     assert tokenizer.chat_template is not None
 
 
-def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path):
+def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path, capsys):
     import pytest
 
     from sftlib.models import load_model
@@ -65,11 +65,17 @@ def test_teach_world_teaches_a_model_people_it_never_read_about(tmp_path):
     assert json.loads((tmp_path / "world_report.json").read_text())["final_train_loss"] > 0
     model, _ = load_model(str(tmp_path), device="cpu")
     assert model.dtype == torch.float32
-    for wrong in (["--world", "tiny"],  # --world needs --out-dir
-                  ["--world", "tiny", "--out-dir", str(tmp_path), "--max-steps", "5"],  # not read there
-                  ["--smoke", "--epochs", "2"]):  # not read without --world
-        with pytest.raises(SystemExit):
+    capsys.readouterr()  # what teach_world printed
+    for wrong, message in (
+            (["--world", "tiny"], "--world needs --out-dir"),
+            (["--world", "tiny", "--out-dir", str(tmp_path), "--max-steps", "5"],  # not read there
+             "--max-steps is for pretraining tiny; with --world, give --epochs"),
+            (["--smoke", "--epochs", "2"],  # not read without --world
+             "--epochs needs --world (pretraining tiny counts --max-steps)")):
+        with pytest.raises(SystemExit) as exit_:
             main(wrong)
+        assert exit_.value.code == 2  # argparse's usage error
+        assert f"error: {message}\n" in capsys.readouterr().err, wrong
 
 
 def test_a_failed_pretraining_leaves_no_scratch_folder(tmp_path, monkeypatch):

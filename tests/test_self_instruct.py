@@ -59,6 +59,7 @@ def test_teacher_prompts_show_seeds_and_document_and_propose_parses_or_records_r
     assert prompts == teacher_prompts(tokenizer, sources, SEEDS, config)  # seeded
     candidates = propose(model, tokenizer, sources, SEEDS, config)
     assert [c["entity"] for c in candidates] == ["Ada Upton"] * 2
+    assert any("prompt" in c for c in candidates)  # at least one parsed: the loop checks something
     for c in candidates:  # a question is the raw text's first line; the answer is the second call's
         assert ("prompt" in c) == bool(c["raw"].strip())
         assert "prompt" not in c or (c["prompt"] in c["raw"] and "\n" not in c["prompt"] + c["completion"])

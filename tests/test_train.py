@@ -134,15 +134,22 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
         def on_step_end(self, args, state, control, **kwargs):
             control.should_training_stop = state.global_step == 4
 
+    interrupted = tmp_path / "interrupted"
     config = TrainConfig(lr=3e-4, max_steps=8, batch_size=8, logging_steps=1, bf16=False,
-                         save_steps=4, output_dir=str(tmp_path))
+                         save_steps=4, output_dir=str(interrupted))
     data = _qa(64)
-    whole = train(config, load_model("tiny", device="cpu")[0], load_model("tiny")[1], data)
+    # the uninterrupted run writes its checkpoints elsewhere: the resume can only find the
+    # interrupted run's own checkpoint
+    whole = train(dataclasses.replace(config, output_dir=str(tmp_path / "whole")),
+                  load_model("tiny", device="cpu")[0], load_model("tiny")[1], data)
+    assert (tmp_path / "whole" / "checkpoint-8").is_dir()
     model, tokenizer = load_model("tiny", device="cpu")
     from sftlib.train import sft_config, train_with_args
     train_with_args(sft_config(config, "cpu"), model, tokenizer, data, callbacks=[StopAt()])
+    assert (interrupted / "checkpoint-4").is_dir()  # it saved at step 4 and stopped there
+    assert not (interrupted / "checkpoint-8").exists()
     resumed = train(config, load_model("tiny", device="cpu")[0], tokenizer, data,
-                    resume_from_checkpoint=str(tmp_path / "checkpoint-4"))
+                    resume_from_checkpoint=str(interrupted / "checkpoint-4"))
     assert resumed.final_loss == pytest.approx(whole.final_loss, abs=1e-5)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,6 +71,17 @@ def test_every_lesson_has_an_exercise_cell_and_a_solution_that_defines_its_funct
         name = stub[0].split("def ", 1)[1].split("(", 1)[0]
         assert callable(load_exercises(solutions_path(lesson.name[:2]))[name]), lesson.name
     assert len(lessons) == len(list(HERE.glob("test_lesson[0-9][0-9].py")))
+
+
+@pytest.mark.parametrize("lesson", sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb")),
+                         ids=lambda p: p.name[:2])
+def test_the_unwritten_stub_fails_every_test_of_its_lesson(lesson, capsys):
+    """A test that the learner's stub (``raise NotImplementedError``) passes checks nothing."""
+    stub = exercise_sources(lesson)[0]
+    name = stub.split("def ", 1)[1].split("(", 1)[0]
+    assert grade(lesson.name[:2], load_exercises(lesson)[name]) is False
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"\d+ failed in [\d.]+s", summary), summary  # none passed or skipped
 
 
 def test_a_wrong_ratio_fails_the_tests_it_should():

@@ -21,3 +21,5 @@ def test_an_attribute_without_hits_is_kept_at_zero_and_all_hits_give_one(exercis
 def test_mismatched_lengths_are_refused(exercise):
     with pytest.raises(ValueError):
         exercise["accuracy_by_attribute"](PROBES, [True])
+    # the same hit with as many probes is scored: the refusal is for the lengths only
+    assert exercise["accuracy_by_attribute"](PROBES[:1], [True]) == {"birth_city": 1.0}

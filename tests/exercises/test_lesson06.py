@@ -17,3 +17,8 @@ def test_without_double_quantisation_each_block_keeps_a_float32(exercise):
 def test_larger_blocks_need_fewer_constants(exercise):
     small, large = (exercise["qlora_weight_bytes"](1e9, block_size=b) for b in (64, 256))
     assert 0.5e9 < large < small
+    # 1e9 / 256 blocks: one 8-bit constant each, plus a float32 per 256 of them
+    assert large == pytest.approx(1e9 * (0.5 + 1 / 256 + 4 / (256 * 256)))
+    # without double quantisation, a float32 per block of 128
+    assert exercise["qlora_weight_bytes"](1e9, block_size=128, double_quant=False) == pytest.approx(
+        1e9 * (0.5 + 4 / 128))

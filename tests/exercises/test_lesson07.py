@@ -14,8 +14,12 @@ def test_new_facts_do_not_offset_lost_ones(exercise):
     assert exercise["forgetting_score"]([True, True], [True, True]) == 0.0
 
 
-@pytest.mark.parametrize("before, after", [([True], [True, False]), ([False, False],
-                                                                     [True, False])])
-def test_refuses_what_has_no_answer(exercise, before, after):
+@pytest.mark.parametrize("before, after, near, score", [
+    ([True], [True, False], ([True], [False]), 1.0),  # lengths differ; equal lengths are scored
+    ([False, False], [True, False], ([False, True], [False, False]), 1.0),  # nothing known before
+])
+def test_refuses_what_has_no_answer(exercise, before, after, near, score):
     with pytest.raises(ValueError):
         exercise["forgetting_score"](before, after)
+    # a valid call next to it is answered: the refusal is for that input only
+    assert exercise["forgetting_score"](*near) == pytest.approx(score)

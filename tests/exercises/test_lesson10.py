@@ -34,5 +34,11 @@ def test_direction_and_extreme_margins(exercise):
 def test_bad_lengths_are_refused(exercise):
     with pytest.raises(ValueError):
         exercise["dpo_loss"]([-1.0, -2.0], [-1.0], [-1.0], [-1.0])
+    # equal lengths are answered: policy == reference gives log 2
+    assert exercise["dpo_loss"]([-1.0], [-1.0], [-1.0], [-1.0]) == pytest.approx(math.log(2))
+    # no pairs: a mean of nothing is refused (statistics.mean's StatisticsError is a ValueError
+    # too), not answered with nan or 0, nor a ZeroDivisionError
     with pytest.raises(ValueError):
         exercise["dpo_loss"]([], [], [], [])
+    assert exercise["dpo_loss"]([-2.0], [-4.0], [-3.0], [-3.0], beta=1.0) == pytest.approx(
+        math.log1p(math.exp(-2.0)))  # one pair is enough: margin 2, -log sigmoid(2)
