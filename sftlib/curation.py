@@ -102,8 +102,8 @@ def reworded(records: Sequence[Mapping], wordings: Mapping[str, Sequence[str]] =
         record has one) gets ``-w1``, ``-w2``, ... after it.
 
     Raises:
-        KeyError: a record lacks a field; ValueError: its attribute has no wordings, or its prompt
-        is none of them (it names the record).
+        KeyError: a record lacks one of the four fields (the message names the record).
+        ValueError: a record's attribute has no wordings, or its prompt is none of them.
 
     Example:
         >>> rows = reworded([{"entity": "Ada", "attribute": "major",

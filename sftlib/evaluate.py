@@ -231,8 +231,9 @@ def answer_skew(questions: Sequence[Mapping], answers: Sequence[str],
         share``), and ``distinct answers`` / ``distinct truths`` given to these questions.
 
     Raises:
-        ValueError: as many answers as questions are not given, or a question's attribute has no
-            training records; KeyError names a record without ``attribute`` or ``completion``.
+        ValueError: not as many answers as questions, or a question's attribute has no training
+            records.
+        KeyError: a question or training record has no ``attribute`` or ``completion``.
 
     Example:
         >>> qs = [{"attribute": "city", "completion": c} for c in ("Oslo", "Rome", "Lima")]

@@ -352,3 +352,34 @@ def test_lesson_10_quotes_the_recorded_dpo_seeds():
     halved = sum(a < before / 2 for a, before in dpo_runs)
     fell_in = f"all {len(dpo_runs)}" if fell == len(dpo_runs) else f"{fell} of {len(dpo_runs)}"
     assert f"Accuracy fell in {fell_in} runs, by more than half in {halved}." in prose
+
+
+def test_hyperparameter_studies_keep_their_budgets():
+    module = runpy.run_path(str(ROOT / "benchmarks" / "hyperparameters.py"))
+    batch, warmup, epochs = (module["runs"](s) for s in ("batch", "warmup", "epochs"))
+    assert {r["batch_size"] * r["max_steps"] for r in batch} == {module["EXAMPLES_SEEN"]}  # same examples seen
+    assert len(batch) == 16 and len(warmup) == 20 and len(epochs) == 10
+    assert {r["warmup_ratio"] for r in warmup} == {0.0, 0.03, 0.05, 0.07, 0.2}
+    for r in epochs:  # enough steps for the epochs asked, and less than one batch more
+        assert r["epochs"] * r["examples"] <= r["max_steps"] * 16 < r["epochs"] * r["examples"] + 16
+    with pytest.raises(SystemExit, match="choose batch, warmup or epochs"):
+        module["runs"]("momentum")
+
+
+def test_hyperparameters_writes_a_line_per_run_and_resumes(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.delenv("SFT_PROFILE", raising=False)
+    module = runpy.run_path(str(ROOT / "benchmarks" / "hyperparameters.py"))
+    small = {"study": "epochs", "method": "lora", "batch_size": 4, "lr": 3e-3, "epochs": 1,
+             "max_steps": 2, "seed": 0, "examples": 8}
+    monkeypatch.setitem(module["main"].__globals__, "runs", lambda study: [small])  # main looks them up there
+    out = tmp_path / "hp.jsonl"
+    module["main"](["--study", "epochs", "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["setting"] == small and rows[0]["profile"] == "tiny"
+    assert 0 <= rows[0]["val_accuracy"] <= 1 and rows[0]["val_loss"] > 0 and rows[0]["seconds"] > 0
+    assert [step for step, _ in rows[0]["val_losses"]] == [1, 2]  # evaluated every max_steps // 5 steps, at least 1
+    module["main"](["--study", "epochs", "--out", str(out)])  # done already: nothing added
+    assert len(out.read_text().splitlines()) == 1
+    assert "val accuracy" in capsys.readouterr().out
