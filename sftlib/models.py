@@ -349,11 +349,10 @@ def untrained_model(profile: str | None = None, seed: int = 0, device: str | Non
     from transformers import AutoConfig, AutoModelForCausalLM
 
     dev = pick_device(device)
-    config = AutoConfig.from_pretrained(model_path(profile))
-    if dev.type == "cpu":
-        config._attn_implementation = "eager"  # as load_model: faster on the CPU's short rows
+    extra = {"attn_implementation": "eager"} if dev.type == "cpu" else {}  # as load_model does
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config, dtype=pick_dtype(dev))
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_path(profile)),
+                                             dtype=pick_dtype(dev), **extra)
     return model.to(dev).eval()
 
 
