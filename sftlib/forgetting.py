@@ -18,7 +18,7 @@ from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
 from sftlib.evaluate import chat_continuation, probe_accuracy, probe_hits
 from sftlib.likelihood import perplexity
-from sftlib.tasks import people_probes
+from sftlib.tasks import one_question_per_entity, people_probes
 from sftlib.templates import without_added_bos
 from sftlib.train import TrainConfig, train
 
@@ -35,21 +35,26 @@ class KnowledgeSet:
     def load(cls, people: int = 120, countries: int = 67, texts: int = 32) -> KnowledgeSet:
         """Evenly spaced subsets of ``data/probes`` and ``data/tiny/heldout.jsonl`` (sizes given).
 
-        People are probed once each, on their six attributes in turn (``people_probes``).
+        People and countries are probed once each, their attributes taken in turn
+        (``one_question_per_entity``; for people, ``people_probes``), so every attribute is
+        probed about equally often: the countries file lists each country's capital, continent,
+        currency and language in that order, so every 4th row would be capitals only.
 
         Raises:
-            ValueError: a size beyond the file's number of records (of people, for ``people``).
+            ValueError: a size beyond the file's number of people, countries or texts.
         """
-        def spaced(path, n: int) -> list:
-            rows = read_jsonl(path)
-            if not 0 <= n <= len(rows):
-                raise ValueError(f"KnowledgeSet.load: {n} records asked of {path}, which holds "
-                                 f"{len(rows)}")
-            return rows[:: max(1, len(rows) // n)][:n] if n else []
+        def check(n: int, path, held: int, what: str) -> None:
+            if not 0 <= n <= held:
+                raise ValueError(f"KnowledgeSet.load: {n} {what} asked of {path}, which holds {held}")
 
+        country_rows = read_jsonl(DATA_DIR / "probes" / "countries.jsonl")
+        held = len({r["entity"] for r in country_rows})
+        check(countries, DATA_DIR / "probes" / "countries.jsonl", held, "countries")
+        docs = read_jsonl(DATA_DIR / "tiny" / "heldout.jsonl")
+        check(texts, DATA_DIR / "tiny" / "heldout.jsonl", len(docs), "texts")
         return cls(people_probes(people) if people else [],
-                   spaced(DATA_DIR / "probes" / "countries.jsonl", countries),
-                   [r["text"] for r in spaced(DATA_DIR / "tiny" / "heldout.jsonl", texts)])
+                   one_question_per_entity(country_rows, every=held // countries)[:countries] if countries else [],
+                   [r["text"] for r in docs[:: max(1, len(docs) // texts)][:texts]] if texts else [])
 
     def known_by(self, model, tokenizer) -> KnowledgeSet:
         """Only the probes ``model`` answers right now (texts kept): what fine-tuning can take away.

@@ -15,3 +15,18 @@ def tiny():
     from sftlib.models import load_model
 
     return load_model("tiny", device="cpu")
+
+
+@pytest.fixture
+def chatml_tokenizer():
+    """A tokenizer laid out as SmolLM2's: ChatML, BOS ``<|im_start|>`` that it does not add itself,
+    EOS ``<|im_end|>`` followed by a newline in the template (``tiny``'s vocabulary; a fresh one
+    per test, which may change it)."""
+    from sftlib.models import load_tokenizer
+    from sftlib.templates import CHATML_TEMPLATE
+
+    tokenizer = load_tokenizer("tiny")
+    tokenizer.add_special_tokens({"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"})
+    tokenizer.add_bos_token = False
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer

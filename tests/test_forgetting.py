@@ -6,7 +6,7 @@ from sftlib.data import read_jsonl
 from sftlib.forgetting import (Experiment, KnowledgeSet, as_text_pair, knowledge,
                                knowledge_tracker, pull_to_base_callback,
                                with_replay)
-from sftlib.models import load_model, load_tokenizer
+from sftlib.models import load_model
 from sftlib.schemas import to_messages
 from sftlib.templates import CHATML_TEMPLATE, IGNORE_INDEX, tokenize_chat
 from sftlib.train import TrainConfig, train
@@ -17,23 +17,13 @@ def _pairs(tokenizer, n=32):
     return [as_text_pair(to_messages(r)["messages"], tokenizer) for r in records]
 
 
-def chatml_tokenizer():
-    """A tokenizer laid out as SmolLM2's: ChatML, BOS ``<|im_start|>`` that it does not add itself,
-    EOS ``<|im_end|>`` followed by a newline in the template."""
-    tokenizer = load_tokenizer("tiny")
-    tokenizer.add_special_tokens({"bos_token": "<|im_start|>", "eos_token": "<|im_end|>"})
-    tokenizer.add_bos_token = False
-    tokenizer.chat_template = CHATML_TEMPLATE
-    return tokenizer
-
-
 @pytest.mark.parametrize("layout", ["tiny", "chatml"])
-def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny, layout):
+def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny, chatml_tokenizer, layout):
     from trl import SFTTrainer
     from sftlib.train import sft_config
 
     model, tokenizer = tiny
-    tokenizer = tokenizer if layout == "tiny" else chatml_tokenizer()
+    tokenizer = tokenizer if layout == "tiny" else chatml_tokenizer
     records = read_jsonl(DATA_DIR / "triage" / "train.jsonl")[:20]
     pairs = [as_text_pair(to_messages(r)["messages"], tokenizer) for r in records]
     args = sft_config(TrainConfig(max_steps=1, assistant_only_loss=False, completion_only_loss=True), "cpu")
@@ -46,8 +36,8 @@ def test_text_pair_trains_exactly_the_tokens_of_the_chat_mask(tiny, layout):
         assert set(chat["labels"][n:]) <= {IGNORE_INDEX} and (n == len(chat["labels"])) == (layout == "tiny")
 
 
-def test_text_pair_keeps_a_chatml_prompt_whole_and_names_a_missing_end():
-    tokenizer = chatml_tokenizer()
+def test_text_pair_keeps_a_chatml_prompt_whole_and_names_a_missing_end(chatml_tokenizer):
+    tokenizer = chatml_tokenizer
     messages = [{"role": "user", "content": "Q?"}, {"role": "assistant", "content": "A."}]
     pair = as_text_pair(messages, tokenizer)
     assert pair == {"prompt": "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", "completion": "A."}
@@ -134,6 +124,18 @@ def test_experiment_trains_each_config_once_and_tracker_scores_during_training()
 
 
 def test_knowledge_set_refuses_more_probes_than_the_files_hold():
-    with pytest.raises(ValueError, match=r"500 records asked of .*countries.jsonl, which holds"):
+    with pytest.raises(ValueError, match=r"500 countries asked of .*countries.jsonl, which holds 67"):
         KnowledgeSet.load(people=1, countries=500, texts=1)
+    with pytest.raises(ValueError, match=r"68 countries asked"):  # one probe per country at most
+        KnowledgeSet.load(people=1, countries=68, texts=1)
+    with pytest.raises(ValueError, match=r"5000 texts asked of .*heldout.jsonl"):
+        KnowledgeSet.load(people=1, countries=1, texts=5000)
     assert len(KnowledgeSet.load(people=3, countries=2, texts=1).countries) == 2
+
+
+@pytest.mark.parametrize("countries", [67, 20, 8])
+def test_knowledge_set_probes_each_country_once_and_every_fact_about_equally(countries):
+    probes = KnowledgeSet.load(people=0, countries=countries, texts=0).countries
+    assert len(probes) == len({p["entity"] for p in probes}) == countries
+    facts = [sum(p["attribute"] == a for p in probes) for a in ("capital", "continent", "currency", "language")]
+    assert max(facts) - min(facts) <= 1
