@@ -147,6 +147,39 @@ def chat_continuation(tokenizer, prompt: list[dict], answer: list[dict]) -> tupl
     return context, whole[len(context):]
 
 
+def answer_continuations(tokenizer, records: Sequence[Mapping]) -> tuple[list[str], list[str]]:
+    """Each record's conversation up to its last answer, rendered ready to answer, and that answer
+    as the chat template writes it (end of turn included): the pairs an answer perplexity scores.
+
+    Args:
+        tokenizer: a tokenizer with a chat template.
+        records: records in any shape ``sftlib.schemas.to_messages`` reads, each ending with the
+            assistant's answer.
+
+    Returns:
+        ``(contexts, answers)``, two lists of strings as long as ``records``. For ``tiny`` an
+        answer is a space, the completion and ``</s>``; for a ChatML model (SmolLM2), the
+        completion, ``<|im_end|>`` and a newline.
+
+    Raises:
+        ValueError: a record that is not valid, or whose last message is not the assistant's
+            (the message names the record's number, from 1, and its id).
+    """
+    from sftlib.schemas import to_messages
+
+    contexts, answers = [], []
+    for number, record in enumerate(records, 1):
+        try:
+            chat = to_messages(record)["messages"]
+        except ValueError as error:
+            raise ValueError(f"answer_continuations: record {number} ({record.get('id', 'no id')}): "
+                             f"{error}") from None
+        context, answer = chat_continuation(tokenizer, chat[:-1], chat[-1:])
+        contexts.append(context)
+        answers.append(answer)
+    return contexts, answers
+
+
 def ask(model, tokenizer, questions: list[str], render=None, max_new_tokens: int = 16,
         add_special_tokens: bool = False, sampling: Sampling | None = None,
         stop_at_eos: bool = True) -> list[Completion]:

@@ -2,10 +2,7 @@
 
 import pytest
 
-from sftlib.evaluate import answer_skew, complete, probe_accuracy
-
-
-
+from sftlib.evaluate import answer_continuations, answer_skew, chat_prompt, complete, probe_accuracy
 
 
 def test_complete_and_probe_accuracy(tiny):
@@ -132,3 +129,25 @@ def test_answer_skew_names_what_is_missing():
         answer_skew(questions, ["Oslo"], [{"attribute": "year", "completion": "1990"}])
     with pytest.raises(KeyError, match="training record 0 has no field 'completion'"):
         answer_skew(questions, ["Oslo"], [{"attribute": "city"}])
+
+
+QA = [{"id": "q1", "prompt": "When was Ada born?", "completion": "May 1, 1990"},
+      {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of Peru?"},
+                    {"role": "assistant", "content": "Lima"}]}]
+
+
+def test_answer_continuations_cut_each_answer_where_the_template_puts_it(tiny, chatml_tokenizer):
+    tokenizer = tiny[1]
+    contexts, answers = answer_continuations(tokenizer, QA)
+    assert contexts[0] == chat_prompt(tokenizer, "When was Ada born?")
+    assert answers == [" May 1, 1990</s>", " Lima</s>"] and "Be brief." in contexts[1]
+    contexts, answers = answer_continuations(chatml_tokenizer, QA)  # SmolLM2's layout: no space, a newline
+    assert answers == ["May 1, 1990<|im_end|>\n", "Lima<|im_end|>\n"]
+    assert contexts[0].endswith("<|im_start|>assistant\n")
+
+
+def test_answer_continuations_name_a_record_that_does_not_end_with_an_answer(tiny):
+    asks = {"id": "q9", "messages": [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hi."},
+                                     {"role": "user", "content": "Bye?"}]}
+    with pytest.raises(ValueError, match=r"record 2 \(q9\): field 'messages\[2\].role': the conversation must end with 'assistant'"):
+        answer_continuations(tiny[1], [QA[0], asks])
