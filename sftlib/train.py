@@ -45,6 +45,10 @@ class TrainConfig:
     warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps with linear warmup"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
     lr_scheduler_type: str = "linear"
+    optim: str | None = field(default=None, metadata={
+        "help": "transformers' optimizer name, e.g. 'sgd'; None: the trainer's AdamW"})
+    optim_args: str | None = field(default=None, metadata={
+        "help": "the optimizer's extra settings, e.g. 'momentum=0.9' for sgd"})
     packing: bool = field(default=False, metadata={"help": "pack examples into max_length rows"})
     padding_free: bool = field(default=False, metadata={"help": "flatten the batch, no padding"})
     assistant_only_loss: bool = field(default=True, metadata={
@@ -134,6 +138,8 @@ def sft_config(config: TrainConfig, device=None):
 
     settings = trainer_settings(config, device) | _save_settings(config)
     settings["disable_tqdm"] |= config.live_plot  # the live plot replaces the bar
+    if config.optim is not None:  # otherwise the trainer's default, a (fused) AdamW
+        settings |= {"optim": config.optim, "optim_args": config.optim_args}
     return SFTConfig(
         **settings, packing=config.packing, padding_free=config.padding_free,
         assistant_only_loss=config.assistant_only_loss,

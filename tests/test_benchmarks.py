@@ -362,8 +362,28 @@ def test_hyperparameter_studies_keep_their_budgets():
     assert {r["warmup_ratio"] for r in warmup} == {0.0, 0.03, 0.05, 0.07, 0.2}
     for r in epochs:  # enough steps for the epochs asked, and less than one batch more
         assert r["epochs"] * r["examples"] <= r["max_steps"] * 16 < r["epochs"] * r["examples"] + 16
-    with pytest.raises(SystemExit, match="choose batch, warmup or epochs"):
+    data, optimizer = module["runs"]("data"), module["runs"]("optimizer")
+    assert {r["max_steps"] * r["batch_size"] for r in data + optimizer} == {1920}  # one budget for all
+    assert sorted({r["examples"] for r in data}) == [30, 100, 300, 1000, 4500]
+    assert len(data) == 20 and len(optimizer) == 16
+    assert {(r.get("optim"), r.get("optim_args")) for r in optimizer} == {(None, None), ("sgd", "momentum=0.9")}
+    with pytest.raises(SystemExit, match="choose batch, warmup, epochs, data or optimizer"):
         module["runs"]("momentum")
+
+
+def test_recorded_hyperparameter_runs_are_every_study_run_once_on_the_settings_of_today():
+    import json
+
+    from sftlib.train import TrainConfig
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "hyperparameters.py"))
+    planned = [module["key"](s) for study in ("batch", "warmup", "epochs", "data", "optimizer")
+               for s in module["runs"](study)]
+    recorded = ROOT / "benchmarks" / "results" / "hyperparameters_tiny_cpu.jsonl"
+    rows = [json.loads(line) for line in recorded.read_text().splitlines()]
+    assert sorted(module["key"](r["setting"]) for r in rows) == sorted(planned)
+    for row in rows:  # each setting is still a valid config
+        TrainConfig(**{k: v for k, v in row["setting"].items() if k not in ("study", "examples", "epochs")})
 
 
 def test_hyperparameters_writes_a_line_per_run_and_resumes(tmp_path, monkeypatch, capsys):

@@ -56,6 +56,19 @@ def test_each_optimizer_step_is_timed_once_and_the_timer_is_removed_after():
     assert not any(type(c).__name__ == "StepTimer" for c in callbacks)
 
 
+def test_sgd_with_momentum_trains_and_keeps_one_buffer_per_weight_where_adamw_keeps_two():
+    assert "adamw" in sft_config(TrainConfig(), "cpu").optim  # None leaves the trainer's AdamW
+    model, tokenizer = load_model("tiny", device="cpu")
+    config = TrainConfig(lr=3e-2, max_steps=4, batch_size=4, bf16=False, optim="sgd",
+                         optim_args="momentum=0.9", logging_steps=1)
+    result = train(config, model, tokenizer, _qa(16))
+    optimizer = result.trainer.optimizer.optimizer  # accelerate wraps the torch optimizer
+    assert type(optimizer) is torch.optim.SGD and optimizer.defaults["momentum"] == 0.9
+    assert result.state_mb["optimizer"] == pytest.approx(result.state_mb["gradients"], rel=0.01)
+    losses = [h["loss"] for h in result.log_history if "loss" in h]
+    assert losses[-1] < losses[0]
+
+
 def _qa(n, split="train"):
     records = read_jsonl(DATA_DIR / "qa" / f"{split}.jsonl")[:n]
     return Dataset.from_list([{"messages": to_messages(r)["messages"]} for r in records])
