@@ -403,3 +403,22 @@ def test_hyperparameters_writes_a_line_per_run_and_resumes(tmp_path, monkeypatch
     module["main"](["--study", "epochs", "--out", str(out)])  # done already: nothing added
     assert len(out.read_text().splitlines()) == 1
     assert "val accuracy" in capsys.readouterr().out
+
+
+def test_triage_scores_the_base_model_then_each_run_and_resumes(tmp_path, capsys):
+    import json
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "triage.py"))
+    out = tmp_path / "triage.jsonl"
+    module["main"](["--profile", "tiny", "--steps", "2", "--seeds", "0", "--out", str(out)])
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["steps"], r["seed"]) for r in rows] == [(0, None), (2, 0)]
+    for r in rows:  # the fields describe one confusion matrix of the 200 tickets, 80 of them urgent
+        assert r["tickets"] == 200 and 0 <= r["said urgent"] <= 200
+        caught = round(r["recall"] * 80)  # urgent tickets called urgent
+        assert r["recall"] * 80 == pytest.approx(caught) and r["precision"] * r["said urgent"] == pytest.approx(caught)
+        right = caught + (120 - (r["said urgent"] - caught))  # plus the routine tickets called routine
+        assert r["accuracy"] == pytest.approx(right / 200)
+    assert rows[1]["train_loss"] > 0 and rows[1]["seconds"] > 0
+    module["main"](["--profile", "tiny", "--steps", "2", "--seeds", "0", "--out", str(out)])  # done: nothing added
+    assert len(out.read_text().splitlines()) == 2 and "said urgent" in capsys.readouterr().out
