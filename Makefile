@@ -44,7 +44,7 @@ lab: setup
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
 # one worker. On 2 cores the whole suite takes about 14 minutes of wall clock; at one thread the
 # lessons' cells alone add up to 17 to 22 minutes of kernel time (two `make outputs` runs), shared
-# by the two workers. One lesson after another with 2 threads (`make runtime`) they took 13.4
+# by the two workers. One lesson after another with 2 threads (`make runtime`) they took 14.0
 # minutes on 2026-11-27. One thread, as the committed outputs were made (`make outputs`): with two,
 # training sums in another order and the last digits of a loss differ. The run cache stays off:
 # the tests train for real.
