@@ -81,6 +81,11 @@ def runs(study: str) -> list[dict]:
     raise SystemExit(f"--study {study!r}: choose batch, warmup, epochs, data or optimizer")
 
 
+def config_fields(setting: dict) -> dict:
+    """The ``TrainConfig`` fields of a setting: all but its bookkeeping (study, examples, epochs)."""
+    return {k: v for k, v in setting.items() if k not in ("study", "examples", "epochs")}
+
+
 def key(setting: dict) -> str:
     """A run's identity in the output file: its settings, sorted."""
     return json.dumps({k: v for k, v in sorted(setting.items())})
@@ -104,9 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     for setting in todo:
         if key(setting) in done:
             continue
-        fields = {k: v for k, v in setting.items() if k not in ("study", "examples", "epochs")}
         evals = max(1, setting["max_steps"] // 5)
-        config = TrainConfig(**fields, eval_steps=evals, logging_steps=evals, progress_bar=False)
+        config = TrainConfig(**config_fields(setting), eval_steps=evals, logging_steps=evals, progress_bar=False)
         data = qa_train if setting["examples"] is None else qa_train.select(range(setting["examples"]))
         set_seed(config.seed)
         result = train(config, load_model(profile)[0], tokenizer, data, qa_val)

@@ -43,7 +43,7 @@ class TrainConfig:
     grad_accum_steps: int = field(default=1, metadata={"help": "forward passes per optimizer step"})
     max_length: int | None = field(default=256, metadata={"help": "longest sequence, tokens"})
     warmup_ratio: float = field(default=0.05, metadata={"help": "share of steps with linear warmup"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
+    weight_decay: float = field(default=0.01, metadata={"help": "weight decay (AdamW's, or optim's)"})
     lr_scheduler_type: str = "linear"
     optim: str | None = field(default=None, metadata={
         "help": "transformers' optimizer name, e.g. 'sgd'; None: the trainer's AdamW"})
