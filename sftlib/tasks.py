@@ -1,14 +1,17 @@
 """The course's shared task: questions about the embedded world's people, and sentence probes of
-what the base model knows about them, taken the same way in every lesson so their numbers compare.
+what the base model knows about them, taken the same way in every lesson so their numbers compare;
+and the problem behind each triage ticket, for splits that hold whole problems out.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
+from sftlib.pools import NOT_URGENT, URGENT
 from sftlib.schemas import to_messages
 
 if TYPE_CHECKING:
@@ -96,3 +99,32 @@ def people_probes(count: int = 200) -> list[dict]:
         raise ValueError(f"people_probes: count={count}; the file holds {people} people, one probe "
                          "each at most")
     return one_question_per_entity(rows, every=people // count)[:count]
+
+
+def triage_problem(ticket: Mapping) -> str:
+    """The problem behind a ``data/triage`` ticket: its reason as ``sftlib.pools`` writes it.
+
+    Each ticket dresses one of 20 problems (10 urgent, 10 not) in new words; its answer is the
+    label and that problem's reason, with the ticket's product filled in.
+
+    Args:
+        ticket: a triage record (``id``, ``output``).
+
+    Returns:
+        the reason sentence with its ``{product}`` placeholder, the same for every ticket of the
+        problem.
+
+    Raises:
+        ValueError: when the answer gives no reason of the pools, naming the ticket's id.
+
+    Example:
+        >>> output = "urgent: Payment failures in PayFlow are costing the customer sales right now."
+        >>> triage_problem({"id": "triage-00042", "output": output})
+        'Payment failures in {product} are costing the customer sales right now.'
+    """
+    for _, reason in URGENT + NOT_URGENT:
+        pattern = re.escape(reason).replace(re.escape("{product}"), ".+")
+        if re.fullmatch(rf"(not )?urgent: {pattern}", ticket["output"]):
+            return reason
+    raise ValueError(f"ticket {ticket.get('id')}: its answer {ticket['output']!r} gives no reason of "
+                     "sftlib.pools")

@@ -422,3 +422,37 @@ def test_triage_scores_the_base_model_then_each_run_and_resumes(tmp_path, capsys
     assert rows[1]["train_loss"] > 0 and rows[1]["seconds"] > 0
     module["main"](["--profile", "tiny", "--steps", "2", "--seeds", "0", "--out", str(out)])  # done: nothing added
     assert len(out.read_text().splitlines()) == 2 and "said urgent" in capsys.readouterr().out
+
+
+def test_triage_problem_folds_hold_each_problem_out_once_and_train_without_it(tmp_path):
+    import json
+
+    from sftlib import DATA_DIR
+    from sftlib.data import read_jsonl
+    from sftlib.pools import NOT_URGENT, URGENT
+    from sftlib.tasks import triage_problem
+
+    module = runpy.run_path(str(ROOT / "benchmarks" / "triage.py"))
+    folds = module["problem_folds"]()
+    urgent = {reason for _, reason in URGENT}
+    assert sorted(r for fold in folds for r in fold) == sorted(r for _, r in URGENT + NOT_URGENT)
+    assert all(sum(r in urgent for r in fold) == 2 and len(fold) == 4 for fold in folds)
+    assert module["problem_folds"]() == folds  # seeded
+    tickets = read_jsonl(DATA_DIR / "triage" / "train.jsonl")
+
+    out = tmp_path / "folds.jsonl"
+    module["main"](["--profile", "tiny", "--split", "problems", "--folds", "1", "--steps", "2",
+                    "--seeds", "0", "--out", str(out)])
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (row["split"], row["fold"], row["held out"]) == ("problems", 1, folds[1])
+    assert row["train tickets"] == sum(triage_problem(t) not in folds[1] for t in tickets) < len(tickets)
+    validation = read_jsonl(DATA_DIR / "triage" / "validation.jsonl")
+    assert list(row["predicted"]) == [t["id"] for t in validation]
+    unseen = [t for t in validation if triage_problem(t) in folds[1]]
+    assert row["unseen"]["tickets"] == len(unseen) and row["seen"]["tickets"] == 200 - len(unseen)
+    said = [row["predicted"][t["id"]] for t in unseen]
+    assert row["unseen"]["said urgent"] == said.count("urgent")
+    right = sum(p == t["label"] for p, t in zip(said, unseen))
+    assert row["unseen"]["accuracy"] == pytest.approx(right / len(unseen))
+    with pytest.raises(SystemExit):  # the base model belongs to the ticket split
+        module["main"](["--split", "problems", "--steps", "0", "--out", str(out)])

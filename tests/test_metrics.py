@@ -4,7 +4,7 @@ import pytest
 from rouge_score import rouge_scorer
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
-from sftlib.evaluate import load_metric
+from sftlib.evaluate import label_scores, load_metric
 
 U, N = "urgent", "not urgent"
 # 12 triage tickets: one urgent ticket missed, two routine ones flagged urgent.
@@ -86,3 +86,13 @@ def test_unknown_metric_names_the_known_ones():
         assert name in str(error.value)
     with pytest.raises(ValueError):
         load_metric("__init__")
+
+
+def test_label_scores_puts_accuracy_and_the_positive_labels_scores_in_one_row():
+    row = label_scores(PRED, TRUE, [U, N], positive=U)
+    assert list(row) == ["accuracy", "precision", "recall", "f1", "said urgent"]
+    assert row["accuracy"] == pytest.approx(9 / 12) and row["said urgent"] == 6  # 4 caught + 2 flagged
+    assert (row["precision"], row["recall"]) == (pytest.approx(4 / 6), pytest.approx(4 / 5))
+    assert row["f1"] == pytest.approx(2 * (4 / 6) * (4 / 5) / (4 / 6 + 4 / 5))
+    always = label_scores((U for _ in TRUE), TRUE, [U, N], positive=U)  # any iterable of labels
+    assert always["recall"] == 1 and always["precision"] == pytest.approx(5 / 12) and always["said urgent"] == 12

@@ -8,8 +8,8 @@ import pytest
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
-from sftlib.pools import QA_QUESTIONS
-from sftlib.tasks import one_question_per_entity, people_probes, qa_task
+from sftlib.pools import NOT_URGENT, QA_QUESTIONS, URGENT
+from sftlib.tasks import one_question_per_entity, people_probes, qa_task, triage_problem
 
 
 def test_qa_task_gives_the_training_lessons_their_splits_without_shared_people():
@@ -49,3 +49,20 @@ def test_people_probes_cover_every_attribute_once_per_person():
     for bad in (0, 1501):
         with pytest.raises(ValueError, match=f"count={bad}; the file holds 1500 people"):
             people_probes(bad)
+
+
+@pytest.mark.parametrize("split", ["train", "validation", "test"])
+def test_triage_problem_names_each_tickets_problem_of_the_twenty(split):
+    tickets = read_jsonl(DATA_DIR / "triage" / f"{split}.jsonl")
+    problems = Counter(triage_problem(t) for t in tickets)
+    urgent = {reason for _, reason in URGENT}
+    assert set(problems) == urgent | {reason for _, reason in NOT_URGENT}  # all 20 in every split
+    assert all((triage_problem(t) in urgent) == (t["label"] == "urgent") for t in tickets)
+
+
+def test_triage_problem_names_the_ticket_whose_answer_has_no_known_reason():
+    ticket = {"id": "triage-00001", "output": "urgent: The printer is out of paper."}
+    with pytest.raises(ValueError, match="ticket triage-00001: .*'urgent: The printer is out of paper.'"):
+        triage_problem(ticket)
+    with pytest.raises(ValueError, match="no reason"):  # a known reason under another label is still a reason
+        triage_problem({"id": "x", "output": "maybe: This is a how-to question and nothing is broken."})
