@@ -1,10 +1,14 @@
 """pytest set-up shared by the unit tests and the notebooks (nbval).
 
 The committed notebook outputs were made in one training precision, recorded in each notebook's
-metadata by ``make outputs`` (``sft_course.precision``, e.g. ``"cpu, bf16"``). A machine that
-trains in another one (a CPU without bf16 instructions, a GPU) gives other numbers from the same
-seeded runs: in lesson 07, 55 % validation accuracy where the committed bf16 run shows 82 %. There
-nbval compares the checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
+metadata by ``make outputs`` (``sft_course.precision``, e.g. ``"cpu, bf16"``), with the numerics
+fingerprint of the machine (``sft_course.numerics``, ``sftlib.models.numerics_fingerprint``). A
+machine that trains in another precision (a CPU without bf16 instructions, a GPU) gives other
+numbers from the same seeded runs: in lesson 07, 55 % validation accuracy where the committed bf16
+run shows 82 %. So does one whose kernels sum in another order, in the same precision: on
+2026-11-27 a second bf16 CPU gave lesson 03's model 56 % test accuracy instead of 59 %. Where the
+precision or the fingerprint differs from the recorded one, or no fingerprint is recorded, nbval
+compares the checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
 (``tests/nbval_numbers.cfg``); each lesson's ``assert`` cells still check its claims.
 """
 
@@ -17,8 +21,12 @@ ROOT = Path(__file__).parent
 NUMBERS_MASK = ROOT / "tests" / "nbval_numbers.cfg"
 
 
-def notebook_precisions(paths: list[str]) -> dict[str, str | None]:
-    """The recorded precision of each ``.ipynb`` file at or under ``paths`` (None: not recorded)."""
+def notebook_precisions(paths: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """The recorded precision and numerics fingerprint of each ``.ipynb`` file at or under ``paths``.
+
+    Returns:
+        ``{path: (precision, fingerprint)}``, None for what a notebook does not record.
+    """
     found = {}
     for arg in paths:
         path = Path(arg.split("::")[0])
@@ -26,7 +34,8 @@ def notebook_precisions(paths: list[str]) -> dict[str, str | None]:
         for file in files:
             if file.suffix == ".ipynb" and file.is_file() and ".ipynb_checkpoints" not in file.parts:
                 meta = json.loads(file.read_text(encoding="utf-8")).get("metadata", {})
-                found[str(file)] = meta.get("sft_course", {}).get("precision")
+                recorded = meta.get("sft_course", {})
+                found[str(file)] = (recorded.get("precision"), recorded.get("numerics"))
     return found
 
 
@@ -37,13 +46,14 @@ def pytest_configure(config) -> None:
     recorded = notebook_precisions(config.args)
     if not recorded:
         return
-    from sftlib.models import training_precision
+    from sftlib.models import numerics_fingerprint, training_precision
 
-    here = training_precision()
-    other = sorted({str(p) for p in recorded.values() if p != here})
+    here = (training_precision(), numerics_fingerprint())
+    other = sorted({f"{p} (numerics {n or 'not recorded'})" for p, n in recorded.values() if (p, n) != here})
     if other:
         config.option.nbval_sanitize_with = str(NUMBERS_MASK)
-        config.sft_numbers_masked = f"outputs made in {', '.join(other)}, this machine trains in {here}"
+        config.sft_numbers_masked = (f"outputs made in {', '.join(other)}, this machine trains in "
+                                     f"{here[0]} (numerics {here[1]})")
 
 
 def pytest_report_header(config) -> str | None:

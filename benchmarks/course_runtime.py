@@ -47,7 +47,7 @@ from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelE
 
 from sftlib import ROOT
 from sftlib.colab import lesson_paths, stamped_text
-from sftlib.models import training_precision
+from sftlib.models import numerics_fingerprint, training_precision
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -170,8 +170,9 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
             bars settled (``settle_progress_bars``); it is also written after every cell, bars as
             they are, so a process killed from outside leaves the cells that ran.
         in_place: write the executed notebook over the original, progress bars settled and a
-            lesson's Colab cell stamped (``sftlib.colab``) and the training precision recorded in
-            its metadata (``sft_course.precision``, see ``sftlib.models.training_precision``),
+            lesson's Colab cell stamped (``sftlib.colab``) and the training precision and numerics
+            recorded in its metadata (``sft_course.precision`` and ``.numerics``, see
+            ``sftlib.models.training_precision`` and ``numerics_fingerprint``),
             when every cell ran without an error (otherwise the original is left as it was).
         deadline: a ``time.monotonic()`` time at which to stop, at the cell then running; the
             cells after it are not run, and the failures begin with a ``"stopped at the
@@ -229,7 +230,8 @@ def run_notebook(name: str, timeout: int = 1200, keep_going: bool = False,
     if in_place and not failed:
         settle_progress_bars(notebook)
         # the numbers depend on it; `make test` compares them only where it is the same (conftest.py)
-        notebook.metadata["sft_course"] = {"precision": training_precision()}
+        notebook.metadata["sft_course"] = {"precision": training_precision(),
+                                           "numerics": numerics_fingerprint()}
         nbformat.write(notebook, path)
         if path.resolve() in [p.resolve() for p in lesson_paths()]:
             path.write_text(stamped_text(path), encoding="utf-8")  # the Colab cell as committed

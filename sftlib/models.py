@@ -145,6 +145,47 @@ def training_precision(device: torch.device | str | None = None) -> str:
     return f"{device.type}, {'bf16' if supports_bf16(device) else 'float32'}"
 
 
+def numerics_fingerprint(device: torch.device | str | None = None) -> str:
+    """A short hash of one seeded training step of a ``tiny``-shaped model, as the course trains here.
+
+    Two machines that train in the same precision (``training_precision``) can still give other
+    numbers from the same seeded run: another processor's kernels (AMX or AVX512-BF16, say) sum in
+    another order, and the difference grows over a run. On 2026-11-27 lessons 03 and 07-10 gave
+    other accuracies on a second bf16 CPU. This step (a forward and backward pass of a randomly
+    initialised model with ``tiny``'s configuration, in the precision used here, one thread, then
+    one AdamW update) goes through the same kinds of kernel, so machines that print the same
+    fingerprint computed it bit for bit alike. ``make outputs`` records it with the notebooks;
+    ``make test`` compares their checked cells number for number only where it matches.
+
+    Returns:
+        12 hexadecimal digits.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    device = pick_device(device)
+    config = AutoConfig.from_pretrained(DATA_DIR / "tiny")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the notebooks are made and checked
+    try:
+        generator = torch.Generator().manual_seed(0)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = AutoModelForCausalLM.from_config(config).to(device, dtype=pick_dtype(device))
+        ids = torch.randint(0, config.vocab_size, (4, 64), generator=generator).to(device)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        autocast = device.type == "cpu" and supports_bf16(device)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        digest = hashlib.sha256(loss.detach().float().cpu().numpy().tobytes())
+        for tensor in model.state_dict().values():
+            digest.update(tensor.detach().float().cpu().numpy().tobytes())
+        return digest.hexdigest()[:12]
+    finally:
+        torch.set_num_threads(threads)
+
+
 def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> torch.dtype:
     """Weights dtype: ``dtype`` if given; bf16 on a GPU that supports it; else float32.
 

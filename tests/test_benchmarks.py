@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from sftlib import ROOT
-from sftlib.models import training_precision
+from sftlib.models import numerics_fingerprint, training_precision
 
 
 def test_train_speed_benchmark_runs_and_prints_its_table(monkeypatch, capsys):
@@ -185,7 +185,8 @@ def test_course_runtime_in_place_writes_back_what_ran_through_with_bars_as_their
     assert len(bars) == 1 and bars[0].startswith("kept: 100%|██████████| 3/3 [")  # "gone" hid itself
     assert "image/png" in written.cells[2].outputs[0]["data"]  # figures are drawn, as in Jupyter
     assert list(written.cells[3].outputs[0]["data"]) == ["text/plain"]  # another widget: its text
-    assert written.metadata["sft_course"] == {"precision": training_precision()}  # see conftest.py
+    assert written.metadata["sft_course"] == {"precision": training_precision(),  # see conftest.py
+                                              "numerics": numerics_fingerprint()}
     assert nbformat.read(bad, as_version=4).cells[0].outputs == []  # a failed notebook is left alone
     capsys.readouterr()
     monkeypatch.setenv("SFT_PROFILE", "smollm2-135m")

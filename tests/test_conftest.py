@@ -1,4 +1,5 @@
-"""conftest.py: checked notebook cells are compared number for number only in the outputs' precision."""
+"""conftest.py: checked notebook cells are compared number for number only where the outputs' precision
+and numerics fingerprint are this machine's."""
 
 import json
 import os
@@ -10,16 +11,17 @@ import nbformat
 import pytest
 
 from sftlib import ROOT
-from sftlib.models import training_precision
+from sftlib.models import numerics_fingerprint, training_precision
 
 
-def checked_notebook(path, printed: str, committed: str, precision: str) -> None:
+def checked_notebook(path, printed: str, committed: str, precision: str,
+                     numerics: str | None = None) -> None:
     """A notebook with one checked cell that prints ``printed``, committed as ``committed``."""
     cell = nbformat.v4.new_code_cell(f"# NBVAL_CHECK_OUTPUT\nprint({printed!r})")
     cell.execution_count = 1
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=committed + "\n")]
     notebook = nbformat.v4.new_notebook(cells=[cell])
-    notebook.metadata["sft_course"] = {"precision": precision}
+    notebook.metadata["sft_course"] = {"precision": precision, "numerics": numerics or numerics_fingerprint()}
     nbformat.write(notebook, path)
 
 
@@ -57,3 +59,31 @@ def test_a_notebook_without_a_recorded_precision_is_compared_with_masked_numbers
     del raw["metadata"]["sft_course"]
     (tmp_path / "lesson.ipynb").write_text(json.dumps(raw))
     assert "1 passed" in run_pytest(tmp_path).stdout
+
+
+@pytest.mark.parametrize("numerics, passes", [(None, False), ("0123456789ab", True)])
+def test_the_same_precision_with_other_numerics_is_compared_with_masked_numbers(tmp_path, numerics, passes):
+    # same precision; this machine's fingerprint (None: computed here) or another machine's
+    checked_notebook(tmp_path / "lesson.ipynb", "accuracy 56% after 150 steps",
+                     "accuracy 59% after 150 steps", training_precision(), numerics)
+    result = run_pytest(tmp_path)
+    assert ("1 passed" if passes else "- accuracy 56% after 150 steps") in result.stdout, result.stdout[-3000:]
+    assert ("(numerics 0123456789ab)" in result.stdout) == passes
+
+
+def test_a_notebook_without_a_recorded_fingerprint_is_compared_with_masked_numbers(tmp_path):
+    checked_notebook(tmp_path / "lesson.ipynb", "1.5", "2.25", training_precision())
+    raw = json.loads((tmp_path / "lesson.ipynb").read_text())
+    del raw["metadata"]["sft_course"]["numerics"]
+    (tmp_path / "lesson.ipynb").write_text(json.dumps(raw))
+    result = run_pytest(tmp_path)
+    assert "1 passed" in result.stdout and "numerics not recorded" in result.stdout, result.stdout[-3000:]
+
+
+def test_numerics_fingerprint_is_repeatable_and_leaves_the_thread_count_alone():
+    import torch
+
+    threads = torch.get_num_threads()
+    first = numerics_fingerprint()
+    assert numerics_fingerprint() == first and len(first) == 12 and int(first, 16) >= 0
+    assert torch.get_num_threads() == threads
