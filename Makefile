@@ -42,16 +42,18 @@ lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_FLAGS) notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores the whole suite takes about 14 minutes of wall clock; at one thread the
+# one worker. On 2 cores the whole suite takes 15 to 19 minutes of wall clock (14.7 on one machine
+# on 2026-11-27; on a slower one 19.6, and 18.4 once the longest files went first); at one thread the
 # lessons' cells alone add up to 17 to 22 minutes of kernel time (two `make outputs` runs), shared
 # by the two workers. One lesson after another with 2 threads (`make runtime`) they took 14.0
 # minutes on 2026-11-27. One thread, as the committed outputs were made (`make outputs`): with two,
 # training sums in another order and the last digits of a loss differ. The run cache stays off:
-# the tests train for real.
+# the tests train for real. Files are handed out longest first (conftest.py orders them by their
+# recorded seconds; --no-loadscope-reorder keeps that order), so the two workers end together.
 test: setup
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MPLBACKEND=Agg OMP_NUM_THREADS=1 SFT_RUN_CACHE=0 \
 	  $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -q --durations=10 \
-	  -n 2 --dist loadfile
+	  -n 2 --dist loadfile --no-loadscope-reorder
 
 # The same suite as a CPU without bf16 instructions runs it (many laptops): oneDNN's, PyTorch's and
 # MKL's kernels held to AVX2, so the recipe trains in float32 and the numbers differ from the

@@ -10,11 +10,15 @@ run shows 82 %. So does one whose kernels sum in another order, in the same prec
 precision or the fingerprint differs from the recorded one, or no fingerprint is recorded, nbval
 compares the checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
 (``tests/nbval_numbers.cfg``); each lesson's ``assert`` cells still check its claims.
+
+It also puts the longest test files first (``longest_first``), so that the two workers of
+``make test`` end together.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).parent
@@ -67,3 +71,40 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 def masked_note(config) -> str:
     return f"checked cells were compared with their numbers masked ({config.sft_numbers_masked})"
+
+
+def recorded_seconds(notebook: Path) -> float:
+    """Seconds the cells of ``notebook`` took when its outputs were made (0 where none recorded).
+
+    ``make outputs`` executes with the cells' timing kept in their metadata (``execution``:
+    ``iopub.execute_input`` to ``shell.execute_reply``, ISO times).
+    """
+    total = 0.0
+    for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
+        times = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in times and "shell.execute_reply" in times:
+            start, end = (datetime.fromisoformat(times[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            total += (end - start).total_seconds()
+    return total
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Longest files first: ``make test`` hands whole files to two workers in this order.
+
+    A notebook's cost is its recorded seconds, a test file's the sum of its tests' ``seconds``
+    marks (none: 0). Started last, one long file keeps a worker busy while the other waits; so
+    ``make test`` runs xdist with ``--dist loadfile --no-loadscope-reorder``, which keeps this
+    order. Each file's own items keep theirs (a notebook's cells run in order).
+    """
+    cost: dict[Path, float] = {}
+    first: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        path = Path(item.path)
+        if path not in cost:
+            first[path] = index
+            cost[path] = recorded_seconds(path) if path.suffix == ".ipynb" else 0.0
+        mark = item.get_closest_marker("seconds")
+        if mark:
+            cost[path] += float(mark.args[0])
+    items.sort(key=lambda item: (-cost[Path(item.path)], first[Path(item.path)]))

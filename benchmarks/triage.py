@@ -41,7 +41,7 @@ from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
 from sftlib.evaluate import chat_prompt, label_scores
 from sftlib.likelihood import multiple_choice
-from sftlib.models import load_model
+from sftlib.models import load_model, load_tokenizer
 from sftlib.pools import NOT_URGENT, URGENT
 from sftlib.tasks import chat_dataset, triage_problem
 from sftlib.train import TrainConfig, train
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     done = {(r.get("split", "tickets"), r.get("fold"), r["steps"], r["seed"]) for r in rows}
     train_tickets = read_jsonl(DATA_DIR / "triage" / "train.jsonl", validate=True)
     val_tickets = read_jsonl(DATA_DIR / "triage" / "validation.jsonl", validate=True)
-    model, tokenizer = load_model(args.profile)
+    tokenizer = load_tokenizer(args.profile)
     device = (torch.cuda.get_device_name() if torch.cuda.is_available()
               else f"cpu ({os.cpu_count()} threads)")
     if args.split == "tickets":
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             continue
         row = {"profile": args.profile, "device": device, "steps": steps, "seed": seed}
         if steps == 0:
-            row |= triage_scores(triage_predictions(model, tokenizer, val_tickets), val_tickets)
+            base = load_model(args.profile)[0]
+            row |= triage_scores(triage_predictions(base, tokenizer, val_tickets), val_tickets)
             _record(args.out, row)
             continue
         seen = train_tickets

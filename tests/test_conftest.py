@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta
 
 import nbformat
 import pytest
@@ -25,14 +26,14 @@ def checked_notebook(path, printed: str, committed: str, precision: str,
     nbformat.write(notebook, path)
 
 
-def run_pytest(folder) -> subprocess.CompletedProcess:
+def run_pytest(folder, *args: str) -> subprocess.CompletedProcess:
     shutil.copy(ROOT / "conftest.py", folder / "conftest.py")
     (folder / "tests").mkdir()
     shutil.copy(ROOT / "tests" / "nbval_numbers.cfg", folder / "tests")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run([sys.executable, "-m", "pytest", str(folder), "--nbval-lax",
                            "--nbval-current-env", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                           "--rootdir", str(folder)],
+                           "--rootdir", str(folder), *args],
                           capture_output=True, text=True, env=env, cwd=folder, timeout=300)
 
 
@@ -87,3 +88,31 @@ def test_numerics_fingerprint_is_repeatable_and_leaves_the_thread_count_alone():
     first = numerics_fingerprint()
     assert numerics_fingerprint() == first and len(first) == 12 and int(first, 16) >= 0
     assert torch.get_num_threads() == threads
+
+
+def timed_notebook(path, seconds: float) -> None:
+    """A two-cell notebook whose recorded execution took ``seconds`` in all."""
+    start = datetime(2026, 11, 27, 10, 0, 0)
+    cells = [nbformat.v4.new_code_cell(f"x = {i}") for i in range(2)]
+    for cell in cells:
+        end = start + timedelta(seconds=seconds / 2)
+        cell.metadata["execution"] = {"iopub.execute_input": start.isoformat() + "Z",
+                                      "shell.execute_reply": end.isoformat() + "Z"}
+        start = end + timedelta(seconds=10)  # time between cells does not count
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+
+
+def test_the_longest_files_are_collected_first_each_in_its_own_order(tmp_path):
+    """By recorded seconds (2 and 90, not the 10 s between cells) and seconds marks (8)."""
+    timed_notebook(tmp_path / "a_quick.ipynb", 2)
+    timed_notebook(tmp_path / "b_long.ipynb", 90)
+    (tmp_path / "test_marked.py").write_text("import pytest\n\n\n@pytest.mark.seconds(8)\n"
+                                             "def test_slow():\n    pass\n\n\n"
+                                             "def test_after():\n    pass\n")
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    pass\n")
+    result = run_pytest(tmp_path, "--collect-only")
+    collected = [line.split("::")[0] + "::" + line.split("::")[-1]
+                 for line in result.stdout.splitlines() if "::" in line]
+    assert collected == ["b_long.ipynb::Cell 0", "b_long.ipynb::Cell 1", "test_marked.py::test_slow",
+                         "test_marked.py::test_after", "a_quick.ipynb::Cell 0",
+                         "a_quick.ipynb::Cell 1", "test_plain.py::test_plain"], result.stdout[-3000:]
