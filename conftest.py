@@ -11,8 +11,8 @@ precision or the fingerprint differs from the recorded one, or no fingerprint is
 compares the checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
 (``tests/nbval_numbers.cfg``); each lesson's ``assert`` cells still check its claims.
 
-It also puts the longest test files first (``longest_first``), so that the two workers of
-``make test`` end together.
+It also puts the longest test files first (``pytest_collection_modifyitems``), so that the two
+workers of ``make test`` end together.
 """
 
 from __future__ import annotations

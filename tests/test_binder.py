@@ -32,7 +32,7 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return done
 
 
-@pytest.mark.seconds(75)
+@pytest.mark.seconds(90)
 def test_binder_files_build_an_environment_that_runs_lesson_00(tmp_path):
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert runtime == f"python-{sys.version_info.major}.{sys.version_info.minor}", (
