@@ -42,9 +42,9 @@ lab: setup
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. $(LAB_FLAGS) notebooks/00_tour.ipynb
 
 # Two pytest workers, one torch thread each: each test file (a notebook with all its cells) runs on
-# one worker. On 2 cores the whole suite takes 15 to 20 minutes of wall clock (14.7 on one machine,
-# 18.4 to 20.1 on a slower one on 2026-11-27: there, half the CPU time plus 3 % before the longest
-# files went first, plus nothing after); at one thread the
+# one worker. On 2 cores the whole suite takes 15 to 21 minutes of wall clock (14.7 on one machine,
+# 18.4 to 20.7 on a slower one in four runs on 2026-11-27: there, half the CPU time plus 3 %
+# before the longest files went first, plus nothing after); at one thread the
 # lessons' cells alone add up to 17 to 22 minutes of kernel time (two `make outputs` runs), shared
 # by the two workers. One lesson after another with 2 threads (`make runtime`) they took 14.0
 # minutes on 2026-11-27. One thread, as the committed outputs were made (`make outputs`): with two,
