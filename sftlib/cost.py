@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from sftlib import ROOT
+from sftlib import ROOT, checkpoints
 
 MB = 2**20
 
@@ -288,6 +288,10 @@ def measure_training_memory(profile: str, config, examples: int = 64, device: st
         env: environment variables added for the child, e.g. ``{"MALLOC_MMAP_THRESHOLD_":
             "131072"}``, which fixes glibc's threshold for serving large blocks by ``mmap``
             (returned to the system when freed) instead of letting it rise after each free.
+            A child given ``env`` always trains: with ``$SFT_RUN_CACHE`` set, one without it
+            loads a saved run of the same config (``sftlib.checkpoints``) and reports that
+            run's memory and step time, but a run's key does not hold these variables, which
+            change what is measured.
 
     Returns:
         MiB figures: ``measured`` (= ``measured weights``, the model's tensors, plus ``measured
@@ -307,8 +311,11 @@ def measure_training_memory(profile: str, config, examples: int = 64, device: st
 
     args = json.dumps({"profile": profile, "config": dataclasses.asdict(config),
                        "examples": examples, "device": device})
+    child_env = {**os.environ, **(env or {})}
+    if env:  # they change what is measured, and a saved run's key does not hold them
+        child_env[checkpoints.CACHE_ENV] = "0"
     done = subprocess.run([sys.executable, "-m", "sftlib.cost", args], capture_output=True,
-                          text=True, check=False, env={**os.environ, **(env or {})})
+                          text=True, check=False, env=child_env)
     if done.returncode != 0:
         raise RuntimeError(f"memory measurement of {profile} / {config.method} failed: "
                            f"{_why_it_stopped(done.returncode)}\n{done.stderr[-3000:]}")

@@ -3,6 +3,7 @@ import platform
 import pytest
 import torch
 
+from sftlib.checkpoints import CACHE_ENV
 from sftlib.cost import (estimate_training_memory, forward_tokens, measure_training_memory,
                          saved_activations_mb, training_flops)
 from sftlib.methods import apply_method
@@ -72,6 +73,24 @@ def test_measure_training_memory_runs_in_a_child_process():
         measure_training_memory("no-such-profile", config, examples=8)
     with pytest.raises(RuntimeError, match="no-such-device"):  # env reaches the child
         measure_training_memory("tiny", config, examples=8, env={"SFT_DEVICE": "no-such-device"})
+
+
+def test_a_measurement_given_its_own_environment_never_loads_a_saved_run(tmp_path, monkeypatch):
+    # lesson 06 measures LoRA again with glibc's threshold fixed: a run loaded from the run cache
+    # would report the first measurement's memory and step time (seen with SFT_RUN_CACHE set)
+    import subprocess
+
+    children = []
+    def child(args, env, **kw):
+        children.append(env)
+        return subprocess.CompletedProcess(args, 0, '{"measured": 1.0}\n', "")
+    monkeypatch.setattr(subprocess, "run", child)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    config = TrainConfig(method="lora", max_steps=2)
+    measure_training_memory("tiny", config)
+    measure_training_memory("tiny", config, env={"MALLOC_MMAP_THRESHOLD_": "131072"})
+    assert children[0][CACHE_ENV] == str(tmp_path)  # may load a saved run: a workshop skips the cell
+    assert children[1][CACHE_ENV] == "0" and children[1]["MALLOC_MMAP_THRESHOLD_"] == "131072"
 
 
 def test_measure_training_memory_says_a_killed_child_likely_ran_out_of_memory(monkeypatch):
