@@ -8,11 +8,12 @@ numbers from the same seeded runs: in lesson 07, 55 % validation accuracy where 
 run shows 82 %. So does one whose kernels sum in another order, in the same precision: on
 2026-11-27 a second bf16 CPU gave lesson 03's model 56 % test accuracy instead of 59 %. Where the
 precision or the fingerprint differs from the recorded one, or no fingerprint is recorded, nbval
-compares the checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
-(``tests/nbval_numbers.cfg``); each lesson's ``assert`` cells still check its claims.
+compares that notebook's checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
+(``tests/nbval_numbers.cfg``); each lesson's ``assert`` cells still check its claims. A notebook
+made on this machine is compared number for number, whatever the others record.
 
-It also puts the longest test files first (``pytest_collection_modifyitems``), so that the two
-workers of ``make test`` end together.
+Once collected (``pytest_collection_modifyitems``), the notebooks made elsewhere get that mask, and
+the longest test files go first, so that the two workers of ``make test`` end together.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def notebook_precisions(paths: list[str]) -> dict[str, tuple[str | None, str | N
 
 
 def pytest_configure(config) -> None:
+    config.sft_masked_notebooks = set()  # resolved paths whose checked cells are compared masked
     config.sft_numbers_masked = None
     if getattr(config.option, "nbval_sanitize_with", "unset") is not None:
         return  # nbval is not loaded, or a sanitize file was given on the command line
@@ -53,10 +55,12 @@ def pytest_configure(config) -> None:
     from sftlib.models import numerics_fingerprint, training_precision
 
     here = (training_precision(), numerics_fingerprint())
-    other = sorted({f"{p} (numerics {n or 'not recorded'})" for p, n in recorded.values() if (p, n) != here})
+    other = {path: f"{p} (numerics {n or 'not recorded'})" for path, (p, n) in recorded.items() if (p, n) != here}
     if other:
-        config.option.nbval_sanitize_with = str(NUMBERS_MASK)
-        config.sft_numbers_masked = (f"outputs made in {', '.join(other)}, this machine trains in "
+        config.sft_masked_notebooks = {Path(path).resolve() for path in other}
+        names = ", ".join(sorted(Path(path).stem for path in other))
+        config.sft_numbers_masked = (f"in {len(other)} of {len(recorded)} notebooks, {names}: outputs made in "
+                                     f"{', '.join(sorted(set(other.values())))}, this machine trains in "
                                      f"{here[0]} (numerics {here[1]})")
 
 
@@ -70,7 +74,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 
 def masked_note(config) -> str:
-    return f"checked cells were compared with their numbers masked ({config.sft_numbers_masked})"
+    return f"checked cells were compared with their numbers masked {config.sft_numbers_masked}"
+
+
+def mask_numbers(config, items) -> None:
+    """Give each notebook whose outputs were made elsewhere the numbers mask, and only those.
+
+    nbval reads its sanitize file when it sets up a notebook (``get_sanitize_files``); a notebook
+    made on this machine keeps none, so its checked cells are compared number for number.
+    """
+    for item in items:
+        notebook = item.parent
+        if hasattr(notebook, "get_sanitize_files") and Path(item.path).resolve() in config.sft_masked_notebooks:
+            notebook.get_sanitize_files = lambda: [str(NUMBERS_MASK)]
 
 
 def recorded_seconds(notebook: Path) -> float:
@@ -95,7 +111,8 @@ def pytest_collection_modifyitems(config, items) -> None:
     A notebook's cost is its recorded seconds, a test file's the sum of its tests' ``seconds``
     marks (none: 0). Started last, one long file keeps a worker busy while the other waits; so
     ``make test`` runs xdist with ``--dist loadfile --no-loadscope-reorder``, which keeps this
-    order. Each file's own items keep theirs (a notebook's cells run in order).
+    order. Each file's own items keep theirs (a notebook's cells run in order). Then the
+    notebooks made elsewhere get the numbers mask (``mask_numbers``).
     """
     cost: dict[Path, float] = {}
     first: dict[Path, int] = {}
@@ -108,3 +125,4 @@ def pytest_collection_modifyitems(config, items) -> None:
         if mark:
             cost[path] += float(mark.args[0])
     items.sort(key=lambda item: (-cost[Path(item.path)], first[Path(item.path)]))
+    mask_numbers(config, items)

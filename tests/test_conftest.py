@@ -1,5 +1,5 @@
-"""conftest.py: checked notebook cells are compared number for number only where the outputs' precision
-and numerics fingerprint are this machine's."""
+"""conftest.py: a notebook's checked cells are compared number for number only where its outputs'
+precision and numerics fingerprint are this machine's."""
 
 import json
 import os
@@ -45,7 +45,7 @@ def test_numbers_of_checked_cells_are_masked_only_where_the_precision_differs(tm
     result = run_pytest(tmp_path)
     assert ("1 passed" if passes else "- accuracy 55% after 150 steps") in result.stdout, \
         result.stdout[-3000:]
-    assert ("numbers masked (outputs made in tpu, fp8" in result.stdout) == passes
+    assert ("numbers masked in 1 of 1 notebooks, lesson: outputs made in tpu, fp8" in result.stdout) == passes
 
 
 def test_masked_numbers_still_catch_changed_words(tmp_path):
@@ -79,6 +79,17 @@ def test_a_notebook_without_a_recorded_fingerprint_is_compared_with_masked_numbe
     (tmp_path / "lesson.ipynb").write_text(json.dumps(raw))
     result = run_pytest(tmp_path)
     assert "1 passed" in result.stdout and "numerics not recorded" in result.stdout, result.stdout[-3000:]
+
+
+def test_only_the_notebooks_made_elsewhere_are_compared_with_masked_numbers(tmp_path):
+    # in one session: a notebook made on this machine is compared number for number, even
+    # though another one was made elsewhere and is compared masked
+    checked_notebook(tmp_path / "made_here.ipynb", "accuracy 56%", "accuracy 59%", training_precision())
+    checked_notebook(tmp_path / "made_elsewhere.ipynb", "accuracy 56%", "accuracy 59%", "tpu, fp8")
+    result = run_pytest(tmp_path)
+    assert "1 failed, 1 passed" in result.stdout and "- accuracy 56%" in result.stdout, result.stdout[-3000:]
+    assert "made_here.ipynb::Cell 0" in result.stdout.split("short test summary")[-1]
+    assert "masked in 1 of 2 notebooks, made_elsewhere: outputs made in tpu, fp8" in result.stdout
 
 
 def test_numerics_fingerprint_is_repeatable_and_leaves_the_thread_count_alone():
