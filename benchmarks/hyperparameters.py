@@ -36,12 +36,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 from pathlib import Path
 
-import torch
 from transformers import set_seed
 
+from sftlib.env import device_label
 from sftlib.evaluate import score_answers
 from sftlib.models import load_model, profile_name
 from sftlib.tasks import qa_task
@@ -104,8 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         done = {key(json.loads(line)["setting"]) for line in args.out.read_text().splitlines() if line.strip()}
     qa_train, qa_val, val_questions, _ = qa_task()
     tokenizer = load_model(profile)[1]
-    device = (torch.cuda.get_device_name() if torch.cuda.is_available()
-              else f"cpu ({os.cpu_count()} threads)")
+    device = device_label()
     for setting in todo:
         if key(setting) in done:
             continue

@@ -33,13 +33,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 from pathlib import Path
 
 import torch
 from transformers import set_seed
 
+from sftlib.env import device_label
 from sftlib.evaluate import probe_accuracy, score_answers
 from sftlib.likelihood import answer_perplexity
 from sftlib.models import load_model, profile_name
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     probes = people_probes(200)
     rounded = {n: p.detach().float().clone()
                for n, p in load_model(profile, quantize="nf4")[0].dequantize().named_parameters()}
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({os.cpu_count()} threads)"
+    device = device_label()
     done = done_runs(args.out)
     for variant in args.variants:
         todo = [(seed, steps) for steps in args.steps for seed in args.seeds

@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 from pathlib import Path
 
-import torch
 from transformers import set_seed
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
+from sftlib.env import device_label
 from sftlib.evaluate import chat_prompt, label_scores
 from sftlib.likelihood import multiple_choice
 from sftlib.models import load_model, load_tokenizer
@@ -99,8 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     train_tickets = read_jsonl(DATA_DIR / "triage" / "train.jsonl", validate=True)
     val_tickets = read_jsonl(DATA_DIR / "triage" / "validation.jsonl", validate=True)
     tokenizer = load_tokenizer(args.profile)
-    device = (torch.cuda.get_device_name() if torch.cuda.is_available()
-              else f"cpu ({os.cpu_count()} threads)")
+    device = device_label()
     if args.split == "tickets":
         todo = [(None, 0, None)] + [(None, steps, seed) for steps in args.steps for seed in args.seeds]
     else:

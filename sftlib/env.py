@@ -25,6 +25,23 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str]:
     return found
 
 
+def device_label() -> str:
+    """The device a benchmark's results were measured on, as recorded beside them.
+
+    The GPU's name, or the CPU with the threads torch computes with (``OMP_NUM_THREADS`` sets
+    them; the lessons run with one): on a CPU the thread count changes the order of additions,
+    so a seeded run gives other numbers with another count.
+
+    Example:
+        >>> device_label()  # doctest: +SKIP
+        'cpu (1 thread)'
+    """
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'' if threads == 1 else 's'})"
+
+
 def environment_report() -> str:
     """A few lines naming Python, the key packages, the device, bf16 support and CPU threads.
 

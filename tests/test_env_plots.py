@@ -3,8 +3,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
+import torch
 
-from sftlib.env import environment_report, versions
+from sftlib.env import device_label, environment_report, versions
 from sftlib.plots import plot_log_history, plot_trade_off
 
 
@@ -17,6 +18,19 @@ def test_versions_names_installed_and_missing_packages():
 def test_environment_report_mentions_device_and_packages():
     report = environment_report()
     assert "torch 2." in report and "device " in report and "bf16" in report
+
+
+def test_device_label_names_the_threads_torch_computes_with(monkeypatch):
+    """Not the machine's cores: a seeded CPU run gives other numbers with another thread count."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert device_label() == "cpu (1 thread)"
+        torch.set_num_threads(2)
+        assert device_label() == "cpu (2 threads)"
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_plot_log_history_draws_train_and_validation():
