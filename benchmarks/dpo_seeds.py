@@ -10,8 +10,10 @@ the lesson's 150 validation questions after each stage. One JSON line per model:
     python benchmarks/dpo_seeds.py --out dpo.jsonl            # SFT seeds 0-2, DPO seeds 0-1
     python benchmarks/dpo_seeds.py --summary benchmarks/results/dpo_seeds_tiny_cpu.jsonl
 
-The first line made ``benchmarks/results/dpo_seeds_tiny_cpu.jsonl`` (2-core CPU, bf16, about 3
-minutes), which lesson 10 quotes.
+The first line, run with ``OMP_NUM_THREADS=1`` as the lessons run (the thread count changes a
+seeded CPU run's numbers; with it, SFT seed 0 and DPO seed 0 are the lesson's own runs), made
+``benchmarks/results/dpo_seeds_tiny_cpu.jsonl`` (2-core CPU, bf16, about 2 minutes), which lesson 10
+quotes.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 from pathlib import Path
 
-import torch
 from datasets import Dataset
 from transformers import set_seed
 
 from sftlib import DATA_DIR
 from sftlib.data import read_jsonl
+from sftlib.env import device_label
 from sftlib.evaluate import score_answers
 from sftlib.models import load_model, profile_name
 from sftlib.preferences import PreferenceConfig, mistake_pairs, train_preferences
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     recipe = qa_recipe(profile)
     qa_train, _, val_questions, _ = qa_task()
     questions = read_jsonl(DATA_DIR / "qa" / "train.jsonl")[2000:2000 + args.questions]  # the lesson's
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"cpu ({os.cpu_count()} threads)"
+    device = device_label()
     with args.out.open("w") as f:
         for sft_seed in args.sft_seeds:
             model, tokenizer = load_model(profile)
