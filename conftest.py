@@ -4,9 +4,9 @@ The committed notebook outputs were made in one training precision, recorded in 
 metadata by ``make outputs`` (``sft_course.precision``, e.g. ``"cpu, bf16"``), with the numerics
 fingerprint of the machine (``sft_course.numerics``, ``sftlib.models.numerics_fingerprint``). A
 machine that trains in another precision (a CPU without bf16 instructions, a GPU) gives other
-numbers from the same seeded runs: in lesson 07, 55 % validation accuracy where the committed bf16
-run shows 82 %. So does one whose kernels sum in another order, in the same precision: on
-2026-11-27 a second bf16 CPU gave lesson 03's model 56 % test accuracy instead of 59 %. Where the
+numbers from the same seeded runs: in lesson 07, 42 % validation accuracy in float32 where a bf16
+run gave 63 %. So does one whose kernels sum in another order, in the same precision: on
+2026-11-27 two bf16 CPUs gave lesson 03's model 59 and 56 % test accuracy. Where the
 precision or the fingerprint differs from the recorded one, or no fingerprint is recorded, nbval
 compares that notebook's checked cells (``# NBVAL_CHECK_OUTPUT``) with every number masked
 (``tests/nbval_numbers.cfg``); each lesson's ``assert`` cells still check its claims. A notebook
